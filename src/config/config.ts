@@ -1,0 +1,135 @@
+/**
+ * Flags + environment -> one typed VeilConfig. Flags win over env; an empty env var counts as
+ * unset. Every public flag/env name lives here (they are a contract: README lists them).
+ */
+import type { CaLocation } from '../ca/types.js';
+import { UsageError } from './errors.js';
+import {
+  parseBoolean,
+  parseDatabaseUrl,
+  parseDisallowed,
+  parseHttpUrl,
+  parseListen,
+  parseLogLevel,
+  parseNonEmpty,
+  parseResolve,
+  type DisallowedMode,
+  type ListenAddress,
+  type LogLevel,
+  type ResolveEntry,
+} from './parse.js';
+
+export interface VeilConfig {
+  /** Where the SQLite database (`veil.db`), master key and bootstrap admin key live. */
+  dataDir: string;
+  apiListen: ListenAddress;
+  proxyListen: ListenAddress;
+  /** false with `--no-proxy`: serve the control plane only. */
+  proxyEnabled: boolean;
+  /** VEIL_MASTER_KEY: overrides the master key file in dataDir. Never logged. */
+  masterKey: string | undefined;
+  /** VEIL_ADMIN_API_KEY: use this as the bootstrap admin key instead of generating one. */
+  adminApiKey: string | undefined;
+  ca: CaLocation & { dir: string };
+  /** Extra CA bundle (PEM) the proxy trusts for upstream TLS, on top of the system roots. */
+  upstreamCaFile: string | undefined;
+  /** Static DNS overrides the proxy applies to upstream connections. */
+  resolve: ResolveEntry[];
+  /** What the proxy does with a request carrying a placeholder for a host not on its allowlist. */
+  disallowed: DisallowedMode;
+  /** Substitute secrets that have no hosts everywhere (Daytona's behaviour); off by default. */
+  allowUnrestrictedSecrets: boolean;
+  /** Sidecar mode: the proxy serves this one sandbox and needs no proxy credentials. */
+  sandboxId: string | undefined;
+  /** postgres://... : use PostgreSQL instead of SQLite in dataDir. */
+  databaseUrl: string | undefined;
+  /** A remote control plane (CLI client commands, stand-alone proxy). */
+  apiUrl: string | undefined;
+  /** API key for apiUrl. Never logged. */
+  apiKey: string | undefined;
+  logLevel: LogLevel;
+}
+
+export const DEFAULTS = {
+  dataDir: './.veil',
+  apiListen: '127.0.0.1:8080',
+  proxyListen: '127.0.0.1:3128',
+  caDir: 'certs',
+  disallowed: 'pass',
+  logLevel: 'info',
+} as const;
+
+/** Command-line flags that feed VeilConfig, in node:util parseArgs form. */
+export const CONFIG_FLAGS = {
+  'data-dir': { type: 'string' },
+  'api-listen': { type: 'string' },
+  'proxy-listen': { type: 'string' },
+  'no-proxy': { type: 'boolean' },
+  disallowed: { type: 'string' },
+  'allow-unrestricted-secrets': { type: 'boolean' },
+  sandbox: { type: 'string' },
+  'api-url': { type: 'string' },
+} as const;
+
+export interface ConfigFlags {
+  'data-dir'?: string | undefined;
+  'api-listen'?: string | undefined;
+  'proxy-listen'?: string | undefined;
+  'no-proxy'?: boolean | undefined;
+  disallowed?: string | undefined;
+  'allow-unrestricted-secrets'?: boolean | undefined;
+  sandbox?: string | undefined;
+  'api-url'?: string | undefined;
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** The env var's value, or undefined when unset or empty. */
+function envValue(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** Picks the flag when given, else the env var; returns the text plus the name to blame in errors. */
+function pick(flag: string | undefined, flagName: string, env: Env, envName: string): { text: string; setting: string } | undefined {
+  if (flag !== undefined) return { text: flag, setting: `--${flagName}` };
+  const fromEnv = envValue(env, envName);
+  return fromEnv === undefined ? undefined : { text: fromEnv, setting: envName };
+}
+
+function optional<T>(picked: { text: string; setting: string } | undefined, parse: (setting: string, text: string) => T): T | undefined {
+  return picked === undefined ? undefined : parse(picked.setting, picked.text);
+}
+
+export function loadConfig(flags: ConfigFlags = {}, env: Env = {}): VeilConfig {
+  const dataDir = optional(pick(flags['data-dir'], 'data-dir', env, 'VEIL_DATA_DIR'), parseNonEmpty) ?? DEFAULTS.dataDir;
+  const apiListen = pick(flags['api-listen'], 'api-listen', env, 'VEIL_API_LISTEN') ?? { text: DEFAULTS.apiListen, setting: 'VEIL_API_LISTEN' };
+  const proxyListen = pick(flags['proxy-listen'], 'proxy-listen', env, 'VEIL_PROXY_LISTEN') ?? { text: DEFAULTS.proxyListen, setting: 'VEIL_PROXY_LISTEN' };
+  const unrestrictedEnv = envValue(env, 'VEIL_ALLOW_UNRESTRICTED_SECRETS');
+  const certFile = envValue(env, 'VEIL_CA_CERT_FILE');
+  const keyFile = envValue(env, 'VEIL_CA_KEY_FILE');
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new UsageError('VEIL_CA_CERT_FILE and VEIL_CA_KEY_FILE must be set together');
+  }
+
+  return {
+    dataDir,
+    apiListen: parseListen(apiListen.setting, apiListen.text),
+    proxyListen: parseListen(proxyListen.setting, proxyListen.text),
+    proxyEnabled: flags['no-proxy'] !== true,
+    masterKey: envValue(env, 'VEIL_MASTER_KEY'),
+    adminApiKey: envValue(env, 'VEIL_ADMIN_API_KEY'),
+    ca: { dir: envValue(env, 'VEIL_CA_DIR') ?? DEFAULTS.caDir, certFile, keyFile },
+    upstreamCaFile: envValue(env, 'VEIL_UPSTREAM_CA_FILE'),
+    resolve: optional(pick(undefined, '', env, 'VEIL_RESOLVE'), parseResolve) ?? [],
+    disallowed: optional(pick(flags.disallowed, 'disallowed', env, 'VEIL_DISALLOWED'), parseDisallowed) ?? DEFAULTS.disallowed,
+    allowUnrestrictedSecrets:
+      flags['allow-unrestricted-secrets'] === true ||
+      (unrestrictedEnv !== undefined && parseBoolean('VEIL_ALLOW_UNRESTRICTED_SECRETS', unrestrictedEnv)),
+    sandboxId: optional(pick(flags.sandbox, 'sandbox', env, 'VEIL_SANDBOX_ID'), parseNonEmpty),
+    databaseUrl: optional(pick(undefined, '', env, 'VEIL_DATABASE_URL'), parseDatabaseUrl),
+    apiUrl: optional(pick(flags['api-url'], 'api-url', env, 'VEIL_API_URL'), parseHttpUrl),
+    apiKey: envValue(env, 'VEIL_API_KEY'),
+    logLevel: optional(pick(undefined, '', env, 'VEIL_LOG_LEVEL'), parseLogLevel) ?? DEFAULTS.logLevel,
+  };
+}

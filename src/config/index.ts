@@ -1,0 +1,17 @@
+export { UsageError } from './errors.js';
+export { CONFIG_FLAGS, DEFAULTS, loadConfig, type ConfigFlags, type Env, type VeilConfig } from './config.js';
+export {
+  DISALLOWED_MODES,
+  LOG_LEVELS,
+  parseBoolean,
+  parseDatabaseUrl,
+  parseDisallowed,
+  parseHttpUrl,
+  parseListen,
+  parseLogLevel,
+  parseResolve,
+  type DisallowedMode,
+  type ListenAddress,
+  type LogLevel,
+  type ResolveEntry,
+} from './parse.js';
