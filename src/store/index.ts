@@ -1,0 +1,2 @@
+export * from './types.js';
+export { openSqliteRepository, SqliteRepository } from './sqlite.js';
