@@ -1,0 +1,187 @@
+/**
+ * The environment a child process gets under Veil: placeholders for its mounted secrets, proxy
+ * settings every common runtime honours, and trust settings so TLS clients accept the certificates
+ * Veil's proxy mints. Pure: inputs -> env object; no I/O.
+ *
+ * Per runtime:
+ * - curl, wget, git, python (urllib, requests), Go, Ruby, Deno: HTTP(S)_PROXY / http(s)_proxy and
+ *   NO_PROXY; trust through the bundle variables from src/ca/trust.ts (`trustEnv`).
+ * - Node: its built-in fetch ignores HTTP_PROXY, so NODE_OPTIONS gets `--import` of
+ *   dist/runtime/node-proxy-preload.js, which installs undici's EnvHttpProxyAgent as the global
+ *   dispatcher (shared with Node's bundled undici, so built-in fetch honours it). axios reads the
+ *   proxy variables itself. Trust through NODE_EXTRA_CA_CERTS.
+ * - Java: JAVA_TOOL_OPTIONS with the truststore (from trustEnv) and -Dhttp(s).proxyHost/Port and
+ *   -Dhttp.nonProxyHosts. Java never sends proxy credentials taken from a URL, and Basic on CONNECT
+ *   is disabled by default (jdk.http.auth.tunneling.disabledSchemes): Java clients work with a
+ *   sidecar proxy (no credentials) but not with a shared proxy that requires them.
+ */
+
+/** Loopback stays direct: a child talking to a local service must not loop through the proxy. */
+export const LOOPBACK_NO_PROXY = ['localhost', '127.0.0.1', '::1'] as const;
+const JAVA_NON_PROXY_HOSTS = 'localhost|127.*|[::1]';
+
+/** Env var names Veil sets itself; a secret may not be mounted under one of them. */
+export const RESERVED_ENV_NAMES = new Set([
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'http_proxy',
+  'https_proxy',
+  'NO_PROXY',
+  'no_proxy',
+  'NODE_OPTIONS',
+  'JAVA_TOOL_OPTIONS',
+  'SSL_CERT_FILE',
+  'REQUESTS_CA_BUNDLE',
+  'CURL_CA_BUNDLE',
+  'NODE_EXTRA_CA_CERTS',
+  'GIT_SSL_CAINFO',
+  'PIP_CERT',
+  'AWS_CA_BUNDLE',
+  'DENO_CERT',
+  'CARGO_HTTP_CAINFO',
+  'PATH',
+]);
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Why `name` cannot carry a mounted secret, or null when it can. */
+export function invalidMountEnvName(name: string): string | null {
+  if (!ENV_NAME.test(name)) return `${JSON.stringify(name)} is not a valid environment variable name`;
+  if (RESERVED_ENV_NAMES.has(name)) return `${name} is set by Veil itself (proxy/trust settings) and cannot hold a secret`;
+  if (name.startsWith('VEIL_')) return `${name}: the VEIL_ prefix is reserved`;
+  return null;
+}
+
+export interface ProxyEndpoint {
+  host: string;
+  port: number;
+  /** Present for a shared proxy: Basic credentials `sandboxId:proxyToken`. Absent in sidecar mode. */
+  credentials?: { username: string; password: string } | undefined;
+}
+
+/** `http://[user:pass@]host:port` with the credential parts percent-encoded. */
+export function proxyUrlFor(endpoint: ProxyEndpoint): string {
+  const host = endpoint.host.includes(':') && !endpoint.host.startsWith('[') ? `[${endpoint.host}]` : endpoint.host;
+  const auth = endpoint.credentials
+    ? `${encodeURIComponent(endpoint.credentials.username)}:${encodeURIComponent(endpoint.credentials.password)}@`
+    : '';
+  return `http://${auth}${host}:${endpoint.port}`;
+}
+
+/** Parses `http://[user:pass@]host:port[/]` into an endpoint. Throws TypeError on anything else. */
+export function parseProxyUrl(text: string): ProxyEndpoint {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new TypeError('proxy URL is not a valid URL');
+  }
+  if (url.protocol !== 'http:') throw new TypeError('proxy URL must start with http://');
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) throw new TypeError('proxy URL must not have a path');
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const port = url.port === '' ? 80 : Number(url.port);
+  const endpoint: ProxyEndpoint = { host, port };
+  if (url.username !== '' || url.password !== '') {
+    endpoint.credentials = { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
+  }
+  return endpoint;
+}
+
+export interface VeilEnvInput {
+  /** `ENV -> placeholder` for the mounted secrets. */
+  placeholders: Readonly<Record<string, string>>;
+  proxy: ProxyEndpoint;
+  /** The trust variables from src/ca/trust.ts `trustEnv` (bundle paths, JAVA_TOOL_OPTIONS truststore). */
+  trust: Readonly<Record<string, string>>;
+  /** Absolute path (or file: URL) of dist/runtime/node-proxy-preload.js; omit to leave NODE_OPTIONS alone. */
+  nodePreload?: string | undefined;
+  /** Hosts that bypass the proxy; default loopback only. */
+  noProxy?: readonly string[] | undefined;
+}
+
+/** Quote a JVM option for JAVA_TOOL_OPTIONS when it holds whitespace (the JVM honours quotes). */
+function jvmOption(option: string): string {
+  return /\s/.test(option) ? `"${option.replace(/"/g, '\\"')}"` : option;
+}
+
+function javaProxyOptions(proxy: ProxyEndpoint, noProxy: readonly string[]): string[] {
+  const nonProxy = noProxy === LOOPBACK_NO_PROXY ? JAVA_NON_PROXY_HOSTS : noProxy.map((h) => (h.includes(':') ? `[${h}]` : h)).join('|');
+  const host = proxy.host.includes(':') ? `[${proxy.host}]` : proxy.host;
+  return [
+    `-Dhttp.proxyHost=${host}`,
+    `-Dhttp.proxyPort=${proxy.port}`,
+    `-Dhttps.proxyHost=${host}`,
+    `-Dhttps.proxyPort=${proxy.port}`,
+    jvmOption(`-Dhttp.nonProxyHosts=${nonProxy}`),
+  ];
+}
+
+/** `--import=<file URL>`: a URL has no spaces, so NODE_OPTIONS needs no quoting. */
+export function nodeImportOption(preload: string): string {
+  if (preload.startsWith('file:')) return `--import=${preload}`;
+  if (!preload.startsWith('/')) throw new TypeError('node preload path must be absolute');
+  const url = new URL('file://');
+  url.pathname = preload;
+  return `--import=${url.href}`;
+}
+
+/**
+ * Exactly the variables Veil sets for a child (what `veil env` prints). NODE_OPTIONS and
+ * JAVA_TOOL_OPTIONS hold only Veil's part here; `buildChildEnv` merges them with the parent's.
+ */
+export function veilEnv(input: VeilEnvInput): Record<string, string> {
+  const noProxy = input.noProxy ?? LOOPBACK_NO_PROXY;
+  const proxyUrl = proxyUrlFor(input.proxy);
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(input.trust)) env[name] = value;
+  const noProxyText = noProxy.join(',');
+  Object.assign(env, {
+    HTTP_PROXY: proxyUrl,
+    HTTPS_PROXY: proxyUrl,
+    http_proxy: proxyUrl,
+    https_proxy: proxyUrl,
+    NO_PROXY: noProxyText,
+    no_proxy: noProxyText,
+  });
+  const java = [input.trust.JAVA_TOOL_OPTIONS, ...javaProxyOptions(input.proxy, noProxy)].filter((part): part is string => !!part);
+  env.JAVA_TOOL_OPTIONS = java.join(' ');
+  if (input.nodePreload !== undefined) env.NODE_OPTIONS = nodeImportOption(input.nodePreload);
+  for (const [name, placeholder] of Object.entries(input.placeholders)) {
+    const problem = invalidMountEnvName(name);
+    if (problem) throw new TypeError(problem);
+    env[name] = placeholder;
+  }
+  return env;
+}
+
+/** Parent variables a child must not inherit: Veil's own settings carry API keys and tokens. */
+function inheritable(name: string): boolean {
+  return !name.startsWith('VEIL_');
+}
+
+/**
+ * The full env of a child: the parent's env without VEIL_* variables (API key, proxy token, master
+ * key), plus `veilEnv`. NODE_OPTIONS and JAVA_TOOL_OPTIONS keep the parent's options first.
+ * A parent variable of the same name as a mount (say a real OPENAI_API_KEY) is replaced by the
+ * placeholder.
+ */
+export function buildChildEnv(parent: Readonly<Record<string, string | undefined>>, input: VeilEnvInput): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(parent)) {
+    if (value !== undefined && inheritable(name)) env[name] = value;
+  }
+  const veil = veilEnv(input);
+  for (const [name, value] of Object.entries(veil)) {
+    if (name === 'NODE_OPTIONS' || name === 'JAVA_TOOL_OPTIONS') {
+      const existing = parent[name]?.trim();
+      if (existing && existing.includes(value)) {
+        env[name] = existing;
+        continue;
+      }
+      env[name] = existing ? `${existing} ${value}` : value;
+    } else {
+      env[name] = value;
+    }
+  }
+  return env;
+}
