@@ -1,0 +1,155 @@
+/** Organizations and API keys. Keys are stored as sha256 hashes only. */
+import { createHash, randomUUID } from 'node:crypto';
+import { constantTimeEqual, generateApiKey, parseApiKey, sha256Hex } from '../crypto/tokens.js';
+import { ConflictError, NotFoundError } from '../errors.js';
+import type { ApiKeyRecord, OrgRecord, Repository, Scope } from '../store/types.js';
+import { asObject, ORG_NAME_MAX, ORG_NAME_PATTERN, requireString, UUID_PATTERN, validateOptionalName, validateScopes } from './validation.js';
+import { BadRequestError } from '../errors.js';
+import { apiKeyView, orgView, type ApiKeyView, type OrgView } from './views.js';
+
+export const DEFAULT_ORG_NAME = 'default';
+/** Minimum length of an operator-chosen key (VEIL_ADMIN_API_KEY). */
+export const MIN_CUSTOM_KEY_LENGTH = 32;
+
+export class OrgsService {
+  constructor(private readonly repo: Repository) {}
+
+  async create(body: unknown): Promise<OrgView> {
+    const input = asObject(body);
+    const name = validateOrgName(input.name);
+    return orgView(await this.repo.createOrg({ id: randomUUID(), name, createdAt: new Date() }));
+  }
+
+  /** Get-or-create by name; safe when several processes race (the unique name decides). */
+  async ensure(name: string): Promise<OrgRecord> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const existing = await this.repo.getOrgByName(name);
+      if (existing) return existing;
+      try {
+        return await this.repo.createOrg({ id: randomUUID(), name, createdAt: new Date() });
+      } catch (error) {
+        if (!(error instanceof ConflictError)) throw error;
+      }
+    }
+    throw new Error(`could not create or read organization "${name}"`);
+  }
+
+  async list(): Promise<OrgView[]> {
+    return (await this.repo.listOrgs()).map(orgView);
+  }
+
+  async get(id: string): Promise<OrgView | null> {
+    const org = await this.repo.getOrg(id);
+    return org ? orgView(org) : null;
+  }
+
+  /** By id, else by name. */
+  async find(nameOrId: string): Promise<OrgRecord | null> {
+    if (UUID_PATTERN.test(nameOrId)) {
+      const byId = await this.repo.getOrg(nameOrId.toLowerCase());
+      if (byId) return byId;
+    }
+    return this.repo.getOrgByName(nameOrId);
+  }
+
+  /** Admin keys of the `default` org administer the whole instance; others only their own org. */
+  async isInstanceAdmin(key: ApiKeyRecord): Promise<boolean> {
+    if (!key.scopes.includes('admin')) return false;
+    return (await this.repo.getOrg(key.orgId))?.name === DEFAULT_ORG_NAME;
+  }
+}
+
+function validateOrgName(input: unknown): string {
+  const name = requireString('name', input);
+  if (name === '') throw new BadRequestError('name must not be empty');
+  const valid = validateOptionalName('name', name, ORG_NAME_PATTERN, ORG_NAME_MAX);
+  return valid!;
+}
+
+/**
+ * Id of the key record of an operator-chosen key (not in `veil_key_<id>_<secret>` form): derived
+ * from the key's hash so the key can be looked up without storing it.
+ */
+export function customKeyRecordId(key: string): string {
+  const hex = createHash('sha256').update(`veil:custom-key:${key}`).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+export interface CreatedApiKey extends ApiKeyView {
+  /** The key itself; shown once. */
+  key: string;
+}
+
+export class ApiKeysService {
+  constructor(
+    private readonly repo: Repository,
+    private readonly orgs: OrgsService,
+  ) {}
+
+  /**
+   * Creates a key for `org` (name or id). `restrictToOrgId`: the caller may only create keys in
+   * that org; any other org is reported as not found.
+   */
+  async create(body: unknown, restrictToOrgId?: string): Promise<CreatedApiKey> {
+    const input = asObject(body);
+    const orgRef = requireString('org', input.org);
+    const scopes = validateScopes(input.scopes);
+    const name = validateOptionalName('name', input.name, /^[\x20-\x7e]+$/, 256);
+    let sandboxId: string | null = null;
+    if (input.sandboxId !== undefined && input.sandboxId !== null && input.sandboxId !== '') {
+      sandboxId = requireString('sandboxId', input.sandboxId).toLowerCase();
+      if (!UUID_PATTERN.test(sandboxId)) throw new BadRequestError('sandboxId must be a sandbox id (UUID)');
+    }
+    const org = await this.orgs.find(orgRef);
+    if (!org || (restrictToOrgId !== undefined && org.id !== restrictToOrgId)) {
+      throw new NotFoundError(`organization ${JSON.stringify(orgRef.slice(0, 80))} not found`);
+    }
+    if (sandboxId && !(await this.repo.getSandbox(org.id, sandboxId))) {
+      throw new BadRequestError(`sandboxId: sandbox ${sandboxId} not found in organization "${org.name}"`);
+    }
+    return this.issue(org.id, scopes, name, sandboxId);
+  }
+
+  /** Generates and stores a key; `id` lets bootstrap use a well-known record id. */
+  async issue(orgId: string, scopes: Scope[], name: string | null, sandboxId: string | null, id: string = randomUUID()): Promise<CreatedApiKey> {
+    const key = generateApiKey(id);
+    const record = await this.repo.createApiKey({ id, orgId, name, secretHash: sha256Hex(key), scopes, sandboxId, createdAt: new Date() });
+    return { ...apiKeyView(record), key };
+  }
+
+  /** Stores an operator-chosen key (VEIL_ADMIN_API_KEY) unless it is stored already. */
+  async registerCustomKey(orgId: string, key: string, scopes: Scope[], name: string): Promise<ApiKeyRecord> {
+    if (key.length < MIN_CUSTOM_KEY_LENGTH || /\s/.test(key)) {
+      throw new Error(`VEIL_ADMIN_API_KEY must be at least ${MIN_CUSTOM_KEY_LENGTH} characters without whitespace`);
+    }
+    const id = parseApiKey(key)?.keyId ?? customKeyRecordId(key);
+    const existing = await this.repo.getApiKey(id);
+    if (existing) return existing;
+    try {
+      return await this.repo.createApiKey({ id, orgId, name, secretHash: sha256Hex(key), scopes, sandboxId: null, createdAt: new Date() });
+    } catch (error) {
+      const raced = error instanceof ConflictError ? await this.repo.getApiKey(id) : null;
+      if (raced) return raced;
+      throw error;
+    }
+  }
+
+  /** The key record for a presented key, or null. Hash comparison is constant-time. */
+  async authenticate(key: string): Promise<ApiKeyRecord | null> {
+    if (key.length < MIN_CUSTOM_KEY_LENGTH || key.length > 512) return null;
+    const id = parseApiKey(key)?.keyId ?? customKeyRecordId(key);
+    const record = await this.repo.getApiKey(id);
+    if (!record) return null;
+    return constantTimeEqual(record.secretHash, sha256Hex(key)) ? record : null;
+  }
+
+  async list(orgId: string): Promise<ApiKeyView[]> {
+    return (await this.repo.listApiKeys(orgId)).map(apiKeyView);
+  }
+
+  async delete(orgId: string, id: string): Promise<void> {
+    if (!UUID_PATTERN.test(id) || !(await this.repo.deleteApiKey(orgId, id.toLowerCase()))) {
+      throw new NotFoundError(`API key ${JSON.stringify(id.slice(0, 80))} not found`);
+    }
+  }
+}

@@ -1,0 +1,102 @@
+/** Sandboxes: consumers that mount secrets as env vars holding placeholders. */
+import { randomUUID } from 'node:crypto';
+import { generateProxyToken, sha256Hex } from '../crypto/tokens.js';
+import { BadRequestError, NotFoundError } from '../errors.js';
+import type { ChangeFeed } from '../events/types.js';
+import type { Repository, SandboxMountRecord, SandboxRecord, SecretRecord } from '../store/types.js';
+import { asObject, quote, SANDBOX_NAME_MAX, SANDBOX_NAME_PATTERN, UUID_PATTERN, validateMountList, validateOptionalName } from './validation.js';
+import { sandboxView, type SandboxView } from './views.js';
+
+export interface CreatedSandbox extends SandboxView {
+  /** The sandbox's proxy credential; only its hash is stored, so this is the only time it exists. */
+  proxyToken: string;
+}
+
+export class SandboxesService {
+  constructor(
+    private readonly repo: Repository,
+    private readonly feed: ChangeFeed,
+  ) {}
+
+  async create(orgId: string, body: unknown): Promise<CreatedSandbox> {
+    const input = body === undefined || body === null ? {} : asObject(body);
+    const name = validateOptionalName('name', input.name, SANDBOX_NAME_PATTERN, SANDBOX_NAME_MAX);
+    const { mounts, secretsById } = await this.resolveMounts(orgId, input.secrets);
+    const id = randomUUID();
+    const proxyToken = generateProxyToken();
+    const now = new Date();
+    const record: SandboxRecord = {
+      id,
+      orgId,
+      name: name ?? id,
+      mounts,
+      proxyTokenHash: sha256Hex(proxyToken),
+      createdAt: now,
+      updatedAt: now,
+    };
+    const created = await this.repo.createSandbox(record);
+    return { ...sandboxView(created, secretsById), proxyToken };
+  }
+
+  async get(orgId: string, idOrName: string): Promise<SandboxView> {
+    const record = await this.find(orgId, idOrName);
+    return sandboxView(record, await this.secretsOf(orgId));
+  }
+
+  async list(orgId: string): Promise<SandboxView[]> {
+    const [records, secrets] = await Promise.all([this.repo.listSandboxes(orgId), this.secretsOf(orgId)]);
+    return records.map((record) => sandboxView(record, secrets));
+  }
+
+  /** Replaces the whole mount set (`[]` detaches everything). */
+  async replaceSecrets(orgId: string, idOrName: string, body: unknown): Promise<SandboxView> {
+    const input = asObject(body);
+    if (input.secrets === undefined || input.secrets === null) {
+      throw new BadRequestError('secrets is required: an array of {"ENV_VAR": "secretName"} objects ([] detaches all)');
+    }
+    const sandbox = await this.find(orgId, idOrName);
+    const { mounts, secretsById } = await this.resolveMounts(orgId, input.secrets);
+    const updated = await this.repo.replaceSandboxMounts(orgId, sandbox.id, mounts, new Date());
+    if (!updated) throw notFound(idOrName);
+    this.feed.publish({ kind: 'sandbox', orgId, sandboxId: sandbox.id });
+    return sandboxView(updated, secretsById);
+  }
+
+  async delete(orgId: string, idOrName: string): Promise<void> {
+    const sandbox = await this.find(orgId, idOrName);
+    if (!(await this.repo.deleteSandbox(orgId, sandbox.id))) throw notFound(idOrName);
+    this.feed.publish({ kind: 'sandbox', orgId, sandboxId: sandbox.id });
+  }
+
+  /** By id first, then by name within the org (Daytona addresses sandboxes by either). */
+  async find(orgId: string, idOrName: string): Promise<SandboxRecord> {
+    if (UUID_PATTERN.test(idOrName)) {
+      const byId = await this.repo.getSandbox(orgId, idOrName.toLowerCase());
+      if (byId) return byId;
+    }
+    const byName = (await this.repo.listSandboxes(orgId)).find((sandbox) => sandbox.name === idOrName);
+    if (!byName) throw notFound(idOrName);
+    return byName;
+  }
+
+  private async secretsOf(orgId: string): Promise<Map<string, SecretRecord>> {
+    return new Map((await this.repo.listSecrets(orgId)).map((secret) => [secret.id, secret]));
+  }
+
+  /** Validates the mount list and maps secret names (in this org) to ids; unknown names are a 400. */
+  private async resolveMounts(orgId: string, input: unknown): Promise<{ mounts: SandboxMountRecord[]; secretsById: Map<string, SecretRecord> }> {
+    const requested = validateMountList(input);
+    const secrets = await this.repo.listSecrets(orgId);
+    const byName = new Map(secrets.map((secret) => [secret.name, secret]));
+    const mounts = requested.map(({ env, secretName }) => {
+      const secret = byName.get(secretName);
+      if (!secret) throw new BadRequestError(`secrets: env var ${quote(env)} refers to unknown secret ${quote(secretName)}`);
+      return { env, secretId: secret.id };
+    });
+    return { mounts, secretsById: new Map(secrets.map((secret) => [secret.id, secret])) };
+  }
+}
+
+function notFound(idOrName: string): NotFoundError {
+  return new NotFoundError(`sandbox ${JSON.stringify(idOrName.slice(0, 80))} not found`);
+}
