@@ -10,7 +10,7 @@ import type {
   SecretPatch,
   SecretRecord,
 } from './types.js';
-import { BadRequestError } from '../errors.js';
+import { ConflictError } from '../errors.js';
 import { applyPgMigrations, SCHEMA_NAME_PATTERN } from './pg/migrations.js';
 import { buildSecretPageStatement } from './pg/paging.js';
 import { translatePgError } from './pg/errors.js';
@@ -39,13 +39,13 @@ export interface PostgresRepositoryOptions {
 const DEFAULT_POOL_SIZE = 10;
 
 /**
- * Opens a pool and checks that the database answers. Call `migrate()` before use; it is safe for
- * several replicas to do so at the same time.
+ * Opens a pool and applies pending migrations (like openSqliteRepository). Safe for several
+ * replicas to do at the same time: migrations serialize on an advisory lock.
  */
 export async function openPostgresRepository(url: string, options: PostgresRepositoryOptions = {}): Promise<Repository> {
   const { schema } = options;
   if (schema !== undefined && !SCHEMA_NAME_PATTERN.test(schema)) {
-    throw new BadRequestError(`invalid PostgreSQL schema name: ${JSON.stringify(schema)}`);
+    throw new Error(`invalid PostgreSQL schema name: ${JSON.stringify(schema)}`);
   }
   const pool = new pg.Pool({
     connectionString: url,
@@ -56,13 +56,14 @@ export async function openPostgresRepository(url: string, options: PostgresRepos
   // An idle client whose backend dies emits 'error' on the pool; without a listener that crashes
   // the process. The pool discards the client and the next query opens a fresh connection.
   pool.on('error', () => undefined);
+  const repository = new PostgresRepository(pool, schema);
   try {
-    await pool.query('SELECT 1');
+    await repository.migrate();
   } catch (err) {
     await pool.end().catch(() => undefined);
     throw err;
   }
-  return new PostgresRepository(pool, schema);
+  return repository;
 }
 
 class PostgresRepository implements Repository {
@@ -172,7 +173,7 @@ class PostgresRepository implements Repository {
 
   async listSecrets(orgId: string): Promise<SecretRecord[]> {
     const result = await this.pool.query<SecretRow>(
-      `SELECT ${SECRET_COLUMNS} FROM secrets WHERE org_id = $1 ORDER BY name, id`,
+      `SELECT ${SECRET_COLUMNS} FROM secrets WHERE org_id = $1 ORDER BY created_at, id`,
       [orgId],
     );
     return result.rows.map(secretFromRow);
@@ -225,7 +226,7 @@ class PostgresRepository implements Repository {
       );
       await insertMounts(client, sandbox.orgId, sandbox.id, sandbox.mounts);
       return sandboxFromRow(inserted.rows[0]!, await loadMounts(client, sandbox.id));
-    });
+    }, sandbox.name);
   }
 
   async getSandbox(orgId: string, id: string): Promise<SandboxRecord | null> {
@@ -289,16 +290,16 @@ class PostgresRepository implements Repository {
   }
 
   /** First row of a single-statement query (or null), with constraint errors translated. */
-  private async one<Row extends pg.QueryResultRow>(text: string, values: unknown[], label?: string): Promise<Row | null> {
+  private async one<Row extends pg.QueryResultRow>(text: string, values: unknown[], name?: string): Promise<Row | null> {
     try {
       const result = await this.pool.query<Row>(text, values);
       return result.rows[0] ?? null;
     } catch (err) {
-      throw translatePgError(err, label);
+      throw translatePgError(err, name);
     }
   }
 
-  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>, name?: string): Promise<T> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
@@ -307,7 +308,7 @@ class PostgresRepository implements Repository {
       return result;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
-      throw translatePgError(err);
+      throw translatePgError(err, name);
     } finally {
       client.release();
     }
@@ -324,7 +325,8 @@ async function loadMounts(db: pg.Pool | pg.PoolClient, sandboxId: string): Promi
 
 /**
  * Inserts mounts in the given order. Only secrets of the sandbox's own org can be mounted: the
- * join drops foreign ones, and a short insert count is reported instead of silently losing a mount.
+ * join drops foreign or missing ones, and a short insert count fails the whole transaction
+ * instead of silently losing a mount.
  */
 async function insertMounts(client: pg.PoolClient, orgId: string, sandboxId: string, mounts: SandboxMountRecord[]): Promise<void> {
   if (mounts.length === 0) return;
@@ -336,6 +338,6 @@ async function insertMounts(client: pg.PoolClient, orgId: string, sandboxId: str
     [sandboxId, orgId, mounts.map((m) => m.env), mounts.map((m) => m.secretId)],
   );
   if (result.rowCount !== mounts.length) {
-    throw new BadRequestError('a mount references a secret that does not exist in this organization');
+    throw new ConflictError('a referenced record no longer exists');
   }
 }

@@ -131,6 +131,16 @@ export function describeRepositoryContract(
         expect((await repo.listSecrets(org.id)).map((s) => s.id)).toEqual([secret.id]);
       });
 
+      it('lists secrets of one org by createdAt, then id', async () => {
+        const org = await newOrg(repo);
+        const late = await newSecret(repo, org.id, { name: 'A_LATE', createdAt: msDate(2000) });
+        const early = await newSecret(repo, org.id, { name: 'Z_EARLY', createdAt: msDate(0) });
+        const tieA = await newSecret(repo, org.id, { name: 'M_TIE', createdAt: msDate(1000) });
+        const tieB = await newSecret(repo, org.id, { name: 'N_TIE', createdAt: msDate(1000) });
+        const ties = [tieA, tieB].sort((x, y) => Buffer.compare(Buffer.from(x.id), Buffer.from(y.id)));
+        expect((await repo.listSecrets(org.id)).map((s) => s.id)).toEqual([early.id, ...ties.map((s) => s.id), late.id]);
+      });
+
       it('rejects a duplicate (org, name) with ConflictError; other orgs and other cases are distinct names', async () => {
         const org = await newOrg(repo);
         const other = await newOrg(repo);
@@ -393,6 +403,26 @@ export function describeRepositoryContract(
         expect(await repo.getSandboxById("x' OR '1'='1")).toBeNull();
       });
 
+      it('rejects a duplicate (org, name), a duplicate env and a missing secret with ConflictError', async () => {
+        const org = await newOrg(repo);
+        const other = await newOrg(repo);
+        const secret = await newSecret(repo, org.id);
+        const first = await repo.createSandbox(sandboxRecord(org.id, { name: 'worker' }));
+        await expect(repo.createSandbox(sandboxRecord(org.id, { name: 'worker' }))).rejects.toBeInstanceOf(ConflictError);
+        await expect(repo.createSandbox(sandboxRecord(org.id, { id: first.id }))).rejects.toBeInstanceOf(ConflictError);
+        await repo.createSandbox(sandboxRecord(org.id, { name: 'Worker' }));
+        await repo.createSandbox(sandboxRecord(other.id, { name: 'worker' }));
+
+        const twice = sandboxRecord(org.id, { mounts: [{ env: 'K', secretId: secret.id }, { env: 'K', secretId: secret.id }] });
+        await expect(repo.createSandbox(twice)).rejects.toBeInstanceOf(ConflictError);
+        const dangling = sandboxRecord(org.id, { mounts: [{ env: 'K', secretId: randomUUID() }] });
+        await expect(repo.createSandbox(dangling)).rejects.toBeInstanceOf(ConflictError);
+        // Creation is atomic: neither failed sandbox exists half-made.
+        expect(await repo.getSandboxById(twice.id)).toBeNull();
+        expect(await repo.getSandboxById(dangling.id)).toBeNull();
+        expect((await repo.listSandboxes(org.id)).map((s) => s.name).sort()).toEqual(['Worker', 'worker']);
+      });
+
       it('lists sandboxes of one org with their mounts', async () => {
         const org = await newOrg(repo);
         const other = await newOrg(repo);
@@ -428,8 +458,13 @@ export function describeRepositoryContract(
         // A mount of a secret from another org (or of no secret) fails and changes nothing.
         await expect(
           repo.replaceSandboxMounts(org.id, sandbox.id, [{ env: 'OK', secretId: a.id }, { env: 'BAD', secretId: foreign.id }], msDate(7000)),
-        ).rejects.toThrow();
-        await expect(repo.replaceSandboxMounts(org.id, sandbox.id, [{ env: 'GONE', secretId: randomUUID() }], msDate(7000))).rejects.toThrow();
+        ).rejects.toBeInstanceOf(ConflictError);
+        await expect(
+          repo.replaceSandboxMounts(org.id, sandbox.id, [{ env: 'GONE', secretId: randomUUID() }], msDate(7000)),
+        ).rejects.toBeInstanceOf(ConflictError);
+        await expect(
+          repo.replaceSandboxMounts(org.id, sandbox.id, [{ env: 'TWICE', secretId: a.id }, { env: 'TWICE', secretId: b.id }], msDate(7000)),
+        ).rejects.toBeInstanceOf(ConflictError);
         expect(await repo.getSandbox(org.id, sandbox.id)).toEqual({ ...sandbox, mounts, updatedAt: t1 });
 
         const t2 = msDate(8000);

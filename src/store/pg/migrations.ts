@@ -61,7 +61,8 @@ CREATE TABLE sandboxes (
   name             text COLLATE "C" NOT NULL,
   proxy_token_hash text NOT NULL,
   created_at       timestamptz(3) NOT NULL,
-  updated_at       timestamptz(3) NOT NULL
+  updated_at       timestamptz(3) NOT NULL,
+  CONSTRAINT sandboxes_org_name_key UNIQUE (org_id, name)
 );
 CREATE INDEX sandboxes_org_idx ON sandboxes (org_id, created_at, id);
 
