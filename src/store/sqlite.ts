@@ -274,9 +274,16 @@ export class SqliteRepository implements Repository {
     };
   }
 
-  private insertMounts(sandboxId: string, mounts: SandboxMountRecord[]): void {
-    const insert = this.db.prepare('INSERT INTO sandbox_mounts (sandbox_id, env, secret_id, position) VALUES (?, ?, ?, ?)');
-    mounts.forEach((mount, position) => insert.run(sandboxId, mount.env, mount.secretId, position));
+  /** Only secrets of the sandbox's own org can be mounted; anything else fails the transaction. */
+  private insertMounts(orgId: string, sandboxId: string, mounts: SandboxMountRecord[]): void {
+    const insert = this.db.prepare(
+      'INSERT INTO sandbox_mounts (sandbox_id, env, secret_id, position) SELECT ?, ?, id, ? FROM secrets WHERE id = ? AND org_id = ?',
+    );
+    mounts.forEach((mount, position) => {
+      if (insert.run(sandboxId, mount.env, position, mount.secretId, orgId).changes === 0) {
+        throw new ConflictError('a referenced record no longer exists');
+      }
+    });
   }
 
   async createSandbox(sandbox: SandboxRecord): Promise<SandboxRecord> {
@@ -284,7 +291,7 @@ export class SqliteRepository implements Repository {
       this.db
         .prepare('INSERT INTO sandboxes (id, org_id, name, proxy_token_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)')
         .run(sandbox.id, sandbox.orgId, sandbox.name, sandbox.proxyTokenHash, sandbox.createdAt.getTime(), sandbox.updatedAt.getTime());
-      this.insertMounts(sandbox.id, sandbox.mounts);
+      this.insertMounts(sandbox.orgId, sandbox.id, sandbox.mounts);
     });
     mapConflict(
       () => create.immediate(),
@@ -317,7 +324,7 @@ export class SqliteRepository implements Repository {
       const changed = this.db.prepare('UPDATE sandboxes SET updated_at = ? WHERE org_id = ? AND id = ?').run(updatedAt.getTime(), orgId, id).changes;
       if (changed === 0) return false;
       this.db.prepare('DELETE FROM sandbox_mounts WHERE sandbox_id = ?').run(id);
-      this.insertMounts(id, mounts);
+      this.insertMounts(orgId, id, mounts);
       return true;
     });
     const found = mapConflict(
