@@ -1,0 +1,58 @@
+import { normalizeDestinationHost } from '../hosts/hosts.js';
+
+export interface Destination {
+  /** Normalized (lowercase, punycode, no trailing dot, IPv6 without brackets). */
+  host: string;
+  port: number;
+}
+
+/** `host:port` of a CONNECT request (`[v6]:port` for IPv6); null when malformed. */
+export function parseConnectTarget(target: string | undefined): Destination | null {
+  if (!target) return null;
+  const match = /^(\[[^\]]+\]|[^:[\]/@\s]+):(\d{1,5})$/.exec(target);
+  if (!match) return null;
+  const port = Number(match[2]);
+  if (port < 1 || port > 65535) return null;
+  const host = normalizeDestinationHost(match[1]!);
+  return host === '' ? null : { host, port };
+}
+
+export interface AbsoluteTarget extends Destination {
+  /** Origin-form path + query, exactly as the client wrote it (no re-encoding). */
+  path: string;
+}
+
+/**
+ * Splits an absolute-form request target (`http://host:port/path?q`). The path is kept byte for byte
+ * (WHATWG URL parsing would re-encode it); only the authority goes through the URL parser.
+ */
+export function parseAbsoluteTarget(url: string, scheme: 'http' | 'https'): AbsoluteTarget | null {
+  const match = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)([^#]*)/i.exec(url);
+  if (!match || match[1]!.toLowerCase() !== scheme) return null;
+  const authority = match[2]!;
+  if (authority === '' || authority.includes('@')) return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(`${scheme}://${authority}/`);
+  } catch {
+    return null;
+  }
+  const rest = match[3]!;
+  const path = rest === '' ? '/' : rest.startsWith('/') ? rest : `/${rest}`;
+  const port = parsed.port === '' ? (scheme === 'http' ? 80 : 443) : Number(parsed.port);
+  return { host: normalizeDestinationHost(parsed.hostname), port, path };
+}
+
+/** Host header value without its port, normalized; null when unparseable. */
+export function hostHeaderHost(value: string): string | null {
+  try {
+    return normalizeDestinationHost(new URL(`http://${value.trim()}/`).hostname);
+  } catch {
+    return null;
+  }
+}
+
+/** Host as it goes in a URL: IPv6 literals in brackets. */
+export function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}

@@ -1,0 +1,33 @@
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { Agent } from 'undici';
+import type { CertificateAuthority } from '../ca/types.js';
+import type { MappingCache } from './mapping-cache.js';
+import type { ResolvedTimeouts } from './options.js';
+
+/** What a CONNECT established, remembered per intercepted TLS socket. */
+export interface TunnelContext {
+  /** Normalized CONNECT host. */
+  host: string;
+  port: number;
+  sandboxId: string;
+}
+
+/** Everything the request and CONNECT handlers share. */
+export interface Engine {
+  cache: MappingCache;
+  agent: Agent;
+  ca: CertificateAuthority;
+  logger: Logger;
+  timeouts: ResolvedTimeouts;
+  pins: ReadonlyMap<string, string>;
+  sidecarSandboxId: string | undefined;
+  disallowed: 'pass' | 'block';
+  allowUnrestricted: boolean;
+  nonTlsConnect: 'tunnel' | 'deny';
+  tunnels: WeakMap<Socket, TunnelContext>;
+  /** Client sockets we took over from node:http (CONNECT); destroyed on close. */
+  detachedSockets: Set<Socket>;
+  /** Requests being proxied right now (close() drains them). */
+  inflight: { count: number };
+}

@@ -1,0 +1,45 @@
+/**
+ * Headers that describe one connection, not the message: a proxy must not forward them
+ * (RFC 9110 7.6.1). `Upgrade` is dropped until WebSocket support (issue 4); `Expect` is answered by
+ * Node's server itself (100-continue) and undici refuses it. Every `Proxy-*` header is ours.
+ */
+const ALWAYS_STRIPPED = new Set([
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-connection',
+  'expect',
+  'http2-settings',
+]);
+
+/** Removes hop-by-hop and Proxy-* headers from a raw [name, value, ...] list, keeping order and casing. */
+export function stripHopByHop(rawHeaders: readonly string[]): string[] {
+  const listedInConnection = new Set<string>();
+  for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
+    if (rawHeaders[index]!.toLowerCase() !== 'connection') continue;
+    for (const token of rawHeaders[index + 1]!.split(',')) {
+      const name = token.trim().toLowerCase();
+      if (name !== '') listedInConnection.add(name);
+    }
+  }
+  const kept: string[] = [];
+  for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
+    const name = rawHeaders[index]!;
+    const lower = name.toLowerCase();
+    if (ALWAYS_STRIPPED.has(lower) || listedInConnection.has(lower) || lower.startsWith('proxy-')) continue;
+    kept.push(name, rawHeaders[index + 1]!);
+  }
+  return kept;
+}
+
+/** First value of a header in a raw list (case-insensitive), or undefined. */
+export function rawHeaderValue(rawHeaders: readonly string[], wanted: string): string | undefined {
+  const lowerWanted = wanted.toLowerCase();
+  for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
+    if (rawHeaders[index]!.toLowerCase() === lowerWanted) return rawHeaders[index + 1];
+  }
+  return undefined;
+}

@@ -1,0 +1,43 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Engine } from './engine.js';
+import { ResolverUnavailableError, type SandboxMapping } from './mapping-cache.js';
+import { parseProxyAuthorization, tokenMatchesHash } from './proxy-auth.js';
+
+export type Identity =
+  | { ok: true; sandboxId: string; mapping: SandboxMapping }
+  | { ok: false; status: 407 }
+  | { ok: false; status: 503; message: string };
+
+const UNAVAILABLE = 'secret lookup is unavailable; nothing was forwarded';
+
+/**
+ * Who is asking. Shared mode: Basic credentials checked against the sandbox's token hash; missing
+ * credentials, unknown sandbox and wrong token all give the same 407 (no enumeration).
+ * Sidecar mode: the configured sandbox, no credentials.
+ */
+export async function identify(engine: Engine, headers: IncomingHttpHeaders): Promise<Identity> {
+  if (engine.sidecarSandboxId !== undefined) return lookupKnown(engine, engine.sidecarSandboxId, null);
+  const credentials = parseProxyAuthorization(headers['proxy-authorization']);
+  if (!credentials) return { ok: false, status: 407 };
+  return lookupKnown(engine, credentials.sandboxId, credentials.token);
+}
+
+/** The mapping of an already authenticated sandbox (requests inside a CONNECT tunnel). */
+export function lookupKnown(engine: Engine, sandboxId: string, token: string | null): Promise<Identity> {
+  return engine.cache.get(sandboxId).then(
+    (mapping): Identity => {
+      if (mapping === null) {
+        if (engine.sidecarSandboxId !== undefined) {
+          return { ok: false, status: 503, message: `sandbox ${sandboxId} is not known to the control plane` };
+        }
+        return { ok: false, status: 407 };
+      }
+      if (token !== null && !tokenMatchesHash(token, mapping.secrets.proxyTokenHash)) return { ok: false, status: 407 };
+      return { ok: true, sandboxId, mapping };
+    },
+    (error: unknown): Identity => {
+      if (error instanceof ResolverUnavailableError) return { ok: false, status: 503, message: UNAVAILABLE };
+      return { ok: false, status: 503, message: UNAVAILABLE };
+    },
+  );
+}

@@ -1,0 +1,128 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { handleConnect } from './connect.js';
+import type { Engine } from './engine.js';
+import { handleRequest } from './forward.js';
+import { MappingCache } from './mapping-cache.js';
+import { resolveTimeouts, type ProxyOptions } from './options.js';
+import { createUpstreamAgent, pinnedLookup, upstreamTrust } from './upstream-agent.js';
+
+export interface ProxyServer {
+  /** The listening server on the proxy port. */
+  readonly server: Server;
+  /** The mapping cache (exposed for diagnostics and tests). */
+  readonly cache: MappingCache;
+  /** Starts listening; resolves to `http://host:port`. */
+  listen(host?: string, port?: number): Promise<string>;
+  /** Stops accepting, lets in-flight requests finish (up to timeouts.drainMs), then cuts the rest. */
+  close(): Promise<void>;
+}
+
+function onClientError(error: Error & { code?: string }, socket: Socket): void {
+  if (socket.writable && !socket.destroyed && error.code !== 'ECONNRESET') {
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  }
+  socket.destroy();
+}
+
+export function createProxyServer(options: ProxyOptions): ProxyServer {
+  const timeouts = resolveTimeouts(options.timeouts);
+  const pins = options.resolve ?? new Map<string, string>();
+  const cache = new MappingCache(options.resolver, options.feed, options.cache);
+  const agent = createUpstreamAgent({ ca: upstreamTrust(options.upstreamCaFile), lookup: pinnedLookup(pins), timeouts });
+  const engine: Engine = {
+    cache,
+    agent,
+    ca: options.ca,
+    logger: options.logger,
+    timeouts,
+    pins,
+    sidecarSandboxId: options.sandboxId,
+    disallowed: options.disallowed ?? 'pass',
+    allowUnrestricted: options.allowUnrestrictedSecrets ?? false,
+    nonTlsConnect: options.nonTlsConnect ?? 'tunnel',
+    tunnels: new WeakMap(),
+    detachedSockets: new Set(),
+    inflight: { count: 0 },
+  };
+
+  const serverOptions = {
+    headersTimeout: timeouts.headersMs,
+    requestTimeout: timeouts.requestMs,
+    keepAliveTimeout: timeouts.idleMs,
+    noDelay: true,
+  };
+  const onRequest = (req: Parameters<typeof handleRequest>[1], res: Parameters<typeof handleRequest>[2]) => {
+    handleRequest(engine, req, res).catch((error: unknown) => {
+      engine.logger.error({ err: (error as Error).message }, 'proxy request handler failed');
+      if (!res.headersSent) res.writeHead(500, { 'content-length': '0' }).end();
+      else res.destroy();
+    });
+  };
+  // Decrypted CONNECT streams are handed to this server; it never listens on a port.
+  const intercept = createServer(serverOptions, onRequest);
+  // A non-listening server does not run the headers/request timeout checker: an idle timeout on
+  // the socket bounds slow or silent clients instead (long enough for a slow upstream answer).
+  intercept.timeout = Math.max(timeouts.idleMs, timeouts.upstreamHeadersMs + 5_000);
+  intercept.on('clientError', onClientError);
+
+  const server = createServer(serverOptions, onRequest);
+  server.on('clientError', onClientError);
+  server.on('connection', (socket: Socket) => socket.setNoDelay(true));
+  server.on('connect', (req, socket: Socket, head: Buffer) => {
+    handleConnect(engine, intercept, req, socket, head).catch((error: unknown) => {
+      engine.logger.error({ err: (error as Error).message }, 'CONNECT handler failed');
+      socket.destroy();
+    });
+  });
+
+  let closing: Promise<void> | null = null;
+  return {
+    server,
+    cache,
+    listen(host = '127.0.0.1', port = 0) {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const address = server.address() as AddressInfo;
+          const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+          resolve(`http://${shownHost}:${address.port}`);
+        });
+      });
+    },
+    close() {
+      closing ??= drainAndClose(engine, server, intercept);
+      return closing;
+    },
+  };
+}
+
+async function drainAndClose(engine: Engine, server: Server, intercept: Server): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  if (!server.listening) server.emit('close');
+  server.closeIdleConnections();
+  intercept.closeIdleConnections();
+  // Bounded wait for in-flight requests: poll, at most drainMs.
+  const deadline = Date.now() + engine.timeouts.drainMs;
+  while (engine.inflight.count > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  server.closeAllConnections();
+  intercept.closeAllConnections();
+  for (const socket of engine.detachedSockets) socket.destroy();
+  engine.detachedSockets.clear();
+  engine.cache.close();
+  await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1_000))]);
+  await engine.agent.destroy().catch(() => {});
+}
+
+/** Creates and starts a proxy: what `veil proxy` and `veil serve` use. */
+export async function startProxy(
+  options: ProxyOptions & { host?: string; port?: number },
+): Promise<{ url: string; close: () => Promise<void>; proxy: ProxyServer }> {
+  const proxy = createProxyServer(options);
+  const url = await proxy.listen(options.host ?? '127.0.0.1', options.port ?? 0);
+  return { url, close: () => proxy.close(), proxy };
+}

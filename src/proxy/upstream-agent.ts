@@ -1,0 +1,59 @@
+import { readFileSync } from 'node:fs';
+import { isIP, type LookupFunction } from 'node:net';
+import { lookup as dnsLookup } from 'node:dns';
+import { rootCertificates } from 'node:tls';
+import { Agent } from 'undici';
+import type { ResolvedTimeouts } from './options.js';
+
+/** System roots plus the extra bundle: verification of upstream certificates is always on. */
+export function upstreamTrust(upstreamCaFile: string | undefined): string[] {
+  const roots = [...rootCertificates];
+  if (upstreamCaFile) roots.push(readFileSync(upstreamCaFile, 'utf8'));
+  return roots;
+}
+
+/**
+ * A `lookup` for net/tls.connect that answers pinned hosts from the map and asks DNS for the rest.
+ * Handles `all: true` (Node's happy-eyeballs path asks for every address).
+ */
+export function pinnedLookup(pins: ReadonlyMap<string, string>): LookupFunction {
+  return (hostname, options, callback) => {
+    const pinned = pins.get(hostname.toLowerCase().replace(/\.$/, ''));
+    if (pinned === undefined) {
+      dnsLookup(hostname, options, callback as never);
+      return;
+    }
+    const family = isIP(pinned);
+    if (options.all) {
+      (callback as unknown as (error: null, addresses: { address: string; family: number }[]) => void)(null, [
+        { address: pinned, family },
+      ]);
+    } else {
+      callback(null, pinned, family);
+    }
+  };
+}
+
+/** One keep-alive Agent for every upstream; per-origin pools live inside it. */
+export function createUpstreamAgent(options: {
+  ca: string[];
+  lookup: LookupFunction;
+  timeouts: ResolvedTimeouts;
+}): Agent {
+  return new Agent({
+    connect: {
+      ca: options.ca,
+      lookup: options.lookup,
+      noDelay: true,
+      rejectUnauthorized: true,
+      timeout: options.timeouts.upstreamConnectMs,
+      // Our listeners on the client side are HTTP/1.1 only; keep upstream on HTTP/1.1 as well.
+      ALPNProtocols: ['http/1.1'],
+    },
+    connectTimeout: options.timeouts.upstreamConnectMs,
+    headersTimeout: options.timeouts.upstreamHeadersMs,
+    bodyTimeout: options.timeouts.upstreamBodyMs,
+    keepAliveTimeout: 4_000,
+    keepAliveMaxTimeout: 60_000,
+  });
+}

@@ -1,0 +1,66 @@
+/** What the client is told when the upstream fails: status + a short reason, never a secret. */
+export interface UpstreamFailure {
+  status: 502 | 504;
+  reason: string;
+}
+
+const TLS_VERIFY_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_SIGNATURE_FAILURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'HOSTNAME_MISMATCH',
+]);
+
+function errorCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  // undici wraps socket errors in `cause`; look a few levels down.
+  for (let depth = 0; depth < 4 && current && typeof current === 'object'; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && code !== 'UND_ERR_SOCKET') return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** Maps an upstream error (net, tls, undici) to the reply the client gets. */
+export function classifyUpstreamError(error: unknown): UpstreamFailure {
+  const code = errorCode(error);
+  if (code === undefined) return { status: 502, reason: 'upstream request failed' };
+  if (TLS_VERIFY_CODES.has(code)) return { status: 502, reason: `upstream TLS certificate verification failed (${code})` };
+  if (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || code === 'EPROTO') {
+    return { status: 502, reason: `upstream TLS handshake failed (${code})` };
+  }
+  switch (code) {
+    case 'ECONNREFUSED':
+      return { status: 502, reason: 'upstream connection refused' };
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'UND_ERR_CLOSED':
+      return { status: 502, reason: 'upstream closed the connection' };
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return { status: 502, reason: 'upstream host could not be resolved' };
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return { status: 502, reason: 'upstream host unreachable' };
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'ETIMEDOUT':
+      return { status: 504, reason: 'upstream connect timed out' };
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      return { status: 504, reason: 'upstream did not answer in time' };
+    case 'UND_ERR_BODY_TIMEOUT':
+      return { status: 504, reason: 'upstream body stalled' };
+    case 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH':
+      return { status: 502, reason: 'request body did not match its Content-Length' };
+    default:
+      return { status: 502, reason: `upstream request failed (${code})` };
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * A running proxy wired to real upstreams for the proxy tests: secrets and sandboxes in a
+ * MemoryResolver, a Veil CA stand-in for interception, pinned hostnames -> 127.0.0.1, log lines
+ * captured so tests can check no value was ever logged.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import type { CertificateAuthority } from '../../src/ca/types.js';
+import { LocalChangeFeed } from '../../src/events/local-feed.js';
+import { createProxyServer, type ProxyServer } from '../../src/proxy/server.js';
+import type { ProxyOptions } from '../../src/proxy/options.js';
+import { MemoryResolver } from '../../src/resolver/memory.js';
+import type { ResolvedSecret, SandboxSecrets } from '../../src/resolver/types.js';
+import { createTestCa, startUpstream, type TestCa, type TestUpstream } from './upstream.js';
+
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+export function makePlaceholder(): string {
+  const bytes = randomBytes(32);
+  let body = '';
+  for (const byte of bytes) body += ALNUM[byte % ALNUM.length];
+  return `veil_${body}`;
+}
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** Every name the tests reach, pinned to 127.0.0.1 and on the upstream certificate. */
+export const TEST_HOSTNAMES = [
+  'api.example.com',
+  'other.example.com',
+  'deep.sub.example.org',
+  'example.org',
+  'xn--bcher-kva.example',
+  'elsewhere.test',
+];
+
+export function secret(name: string, value: string, hosts: string[], extra: Partial<ResolvedSecret> = {}): ResolvedSecret {
+  return {
+    secretId: `id-${name}`,
+    name,
+    env: name,
+    placeholder: makePlaceholder(),
+    value,
+    hosts,
+    locations: ['header', 'url'],
+    ...extra,
+  };
+}
+
+/** A CertificateAuthority stand-in built on the test CA (the proxy only needs the interface). */
+export function testVeilCa(ca: TestCa): CertificateAuthority {
+  const contexts = new Map<string, SecureContext>();
+  return {
+    certPem: ca.certPem,
+    certFile: ca.certFile,
+    fingerprint: 'test',
+    async secureContextFor(servername: string) {
+      let context = contexts.get(servername);
+      if (!context) {
+        const leaf = ca.issue([servername]);
+        context = createSecureContext({ key: leaf.keyPem, cert: leaf.certPem });
+        contexts.set(servername, context);
+      }
+      return context;
+    },
+  };
+}
+
+export interface Fixture {
+  proxyUrl: string;
+  proxyPort: number;
+  proxy: ProxyServer;
+  resolver: MemoryResolver;
+  feed: LocalChangeFeed;
+  veilCa: TestCa;
+  upstreamCa: TestCa;
+  http: TestUpstream;
+  https: TestUpstream;
+  /** HTTPS upstream whose certificate comes from a CA the proxy does not trust. */
+  untrusted: TestUpstream;
+  sandbox: SandboxSecrets;
+  token: string;
+  other: SandboxSecrets;
+  otherToken: string;
+  secrets: Record<'exact' | 'wild' | 'idn' | 'unsafe' | 'everywhere' | 'othersOnly', ResolvedSecret>;
+  logs: string[];
+  /** Basic credentials for curl -x / Proxy-Authorization. */
+  userinfo: string;
+  close(): Promise<void>;
+}
+
+export const VALUES = {
+  exact: 'exact-VALUE-7d3f1',
+  wild: 'wild-VALUE-92ab4',
+  idn: 'idn-VALUE-55c0e',
+  unsafe: 'bad\r\nInjected: yes',
+  everywhere: 'everywhere-VALUE-0a9b',
+  othersOnly: 'others-VALUE-13ee7',
+};
+
+export async function startFixture(overrides: Partial<ProxyOptions> = {}): Promise<Fixture> {
+  const veilCa = createTestCa('Veil test CA');
+  const upstreamCa = createTestCa('Upstream test CA');
+  const strangerCa = createTestCa('Unknown CA');
+  const http = await startUpstream();
+  const https = await startUpstream(upstreamCa.issue([...TEST_HOSTNAMES, '127.0.0.1']));
+  const untrusted = await startUpstream(strangerCa.issue([...TEST_HOSTNAMES]));
+
+  const secrets = {
+    exact: secret('EXACT_KEY', VALUES.exact, ['api.example.com']),
+    wild: secret('WILD_KEY', VALUES.wild, ['*.example.org']),
+    idn: secret('IDN_KEY', VALUES.idn, ['xn--bcher-kva.example']),
+    unsafe: secret('UNSAFE_KEY', VALUES.unsafe, ['api.example.com']),
+    everywhere: secret('NO_HOSTS_KEY', VALUES.everywhere, []),
+    othersOnly: secret('OTHERS_KEY', VALUES.othersOnly, ['api.example.com']),
+  };
+  const token = randomBytes(32).toString('base64url');
+  const otherToken = randomBytes(32).toString('base64url');
+  const sandbox: SandboxSecrets = {
+    sandboxId: 'sbx-main',
+    orgId: 'org-1',
+    proxyTokenHash: sha256Hex(token),
+    secrets: [secrets.exact, secrets.wild, secrets.idn, secrets.unsafe, secrets.everywhere],
+  };
+  const other: SandboxSecrets = {
+    sandboxId: 'sbx-other',
+    orgId: 'org-2',
+    proxyTokenHash: sha256Hex(otherToken),
+    secrets: [secrets.othersOnly],
+  };
+  const resolver = new MemoryResolver([sandbox, other]);
+  const feed = new LocalChangeFeed();
+  const logs: string[] = [];
+  const logger = pino(
+    { level: 'debug' },
+    new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        logs.push(chunk.toString());
+        callback();
+      },
+    }),
+  );
+  const proxy = createProxyServer({
+    resolver,
+    feed,
+    ca: testVeilCa(veilCa),
+    logger,
+    disallowed: 'pass',
+    allowUnrestrictedSecrets: false,
+    upstreamCaFile: upstreamCa.certFile,
+    resolve: new Map(TEST_HOSTNAMES.map((host) => [host, '127.0.0.1'])),
+    ...overrides,
+  });
+  const proxyUrl = await proxy.listen('127.0.0.1', 0);
+  return {
+    proxyUrl,
+    proxyPort: Number(new URL(proxyUrl).port),
+    proxy,
+    resolver,
+    feed,
+    veilCa,
+    upstreamCa,
+    http,
+    https,
+    untrusted,
+    sandbox,
+    token,
+    other,
+    otherToken,
+    secrets,
+    logs,
+    userinfo: `${sandbox.sandboxId}:${token}`,
+    async close() {
+      await proxy.close();
+      await Promise.all([http.close(), https.close(), untrusted.close()]);
+    },
+  };
+}
+
+/** No secret value in any log line. */
+export function assertNoValueLogged(fixture: Fixture): void {
+  for (const value of Object.values(VALUES)) {
+    for (const line of fixture.logs) {
+      if (line.includes(value) || line.includes(JSON.stringify(value).slice(1, -1))) {
+        throw new Error(`a secret value appeared in a log line: ${line.slice(0, 200)}`);
+      }
+    }
+  }
+}
