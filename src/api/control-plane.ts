@@ -1,0 +1,77 @@
+/**
+ * Convenience composition of the control plane: master key, repository, bootstrap, services,
+ * resolver and the fastify app (not listening yet). `src/app` uses it for `veil serve`; tests use
+ * it to start a real server.
+ */
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { loadOrCreateMasterKey, ensurePrivateDir, type LoadedMasterKey } from '../crypto/master-key.js';
+import { LocalChangeFeed } from '../events/local-feed.js';
+import type { ChangeFeed } from '../events/types.js';
+import type { Logger } from '../log/logger.js';
+import { LocalResolver } from '../resolver/local.js';
+import { bootstrap, createServices, type BootstrapResult, type Services } from '../service/index.js';
+import { openSqliteRepository } from '../store/sqlite.js';
+import type { Repository } from '../store/types.js';
+import { buildApi } from './server.js';
+
+export const SQLITE_FILE_NAME = 'veil.db';
+
+export interface ControlPlaneOptions {
+  dataDir: string;
+  logger: Logger;
+  /** VEIL_MASTER_KEY (base64, 32 bytes); else `<dataDir>/master.key`. */
+  masterKeyEnv?: string | undefined;
+  /** VEIL_ADMIN_API_KEY (>= 32 chars); else a generated key in `<dataDir>/admin-api-key`. */
+  adminApiKeyEnv?: string | undefined;
+  /** Defaults to SQLite at `<dataDir>/veil.db`. A given repository is NOT closed by close(). */
+  repository?: Repository;
+  /** Defaults to an in-process LocalChangeFeed. */
+  feed?: ChangeFeed;
+}
+
+export interface ControlPlane {
+  /** Not listening: call `app.listen({host, port})`. */
+  app: FastifyInstance;
+  repository: Repository;
+  services: Services;
+  feed: ChangeFeed;
+  resolver: LocalResolver;
+  masterKey: LoadedMasterKey;
+  bootstrap: BootstrapResult;
+  /** Closes the app, then the repository if this call opened it. */
+  close(): Promise<void>;
+}
+
+export async function openControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
+  await ensurePrivateDir(options.dataDir);
+  const masterKey = await loadOrCreateMasterKey({ env: options.masterKeyEnv, dataDir: options.dataDir });
+  const ownsRepository = options.repository === undefined;
+  const repository = options.repository ?? (await openSqliteRepository(join(options.dataDir, SQLITE_FILE_NAME)));
+  try {
+    const boot = await bootstrap({ repo: repository, dataDir: options.dataDir, adminApiKey: options.adminApiKeyEnv, logger: options.logger });
+    const feed = options.feed ?? new LocalChangeFeed();
+    const services = createServices({ repo: repository, masterKey: masterKey.key, feed });
+    const resolver = new LocalResolver(repository, masterKey.key);
+    const app = await buildApi({ repository, feed, logger: options.logger, masterKey: masterKey.key, services, resolver });
+    let closed = false;
+    return {
+      app,
+      repository,
+      services,
+      feed,
+      resolver,
+      masterKey,
+      bootstrap: boot,
+      async close() {
+        if (closed) return;
+        closed = true;
+        await app.close();
+        if (ownsRepository) await repository.close();
+      },
+    };
+  } catch (error) {
+    if (ownsRepository) await repository.close();
+    throw error;
+  }
+}

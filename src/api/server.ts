@@ -1,0 +1,139 @@
+/** The control-plane HTTP API (Daytona-compatible routes plus Veil's admin routes). */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { ForbiddenError, NotFoundError } from '../errors.js';
+import type { ChangeFeed } from '../events/types.js';
+import type { Logger } from '../log/logger.js';
+import { LocalResolver } from '../resolver/local.js';
+import type { SecretResolver } from '../resolver/types.js';
+import { createServices, type Services } from '../service/index.js';
+import { UUID_PATTERN } from '../service/validation.js';
+import type { Repository, Scope } from '../store/types.js';
+import { callerOf, requireScope } from './auth.js';
+import { installErrorHandlers } from './errors.js';
+
+export const BODY_LIMIT = 256 * 1024;
+export const PROXY_TOKEN_HASH_HEADER = 'x-veil-proxy-token-sha256';
+
+export interface ApiDeps {
+  repository: Repository;
+  feed: ChangeFeed;
+  logger: Logger;
+  masterKey: Buffer;
+  /** Built from repository + masterKey + feed when omitted. */
+  services?: Services;
+  /** LocalResolver(repository, masterKey) when omitted. */
+  resolver?: SecretResolver;
+}
+
+type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+type Params = Record<string, string>;
+
+export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
+  const services = deps.services ?? createServices({ repo: deps.repository, masterKey: deps.masterKey, feed: deps.feed });
+  const resolver = deps.resolver ?? new LocalResolver(deps.repository, deps.masterKey);
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: BODY_LIMIT,
+    // Ids are UUIDs; keep request ids short and not derived from client headers.
+    requestIdHeader: false,
+  }) as unknown as FastifyInstance;
+  installErrorHandlers(app);
+
+  // Nothing this API returns should be cached by intermediaries.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('cache-control', 'no-store');
+    return payload;
+  });
+
+  const route = (method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE', url: string, scope: Scope, handler: Handler, quiet = false) =>
+    app.route({ method, url, onRequest: requireScope(services.apiKeys, scope), handler, ...(quiet ? { logLevel: 'warn' } : {}) });
+
+  app.get('/health', async () => ({ status: 'ok' }));
+
+  // --- secrets (Daytona SecretApi) -------------------------------------------------------
+  route('POST', '/secret', 'secrets:write', async (request, reply) => {
+    const created = await services.secrets.create(callerOf(request).orgId, request.body);
+    return reply.code(201).send(created);
+  });
+  route('GET', '/secret', 'secrets:read', async (request) => services.secrets.list(callerOf(request).orgId));
+  route('GET', '/secret/paginated', 'secrets:read', async (request) =>
+    services.secrets.page(callerOf(request).orgId, request.query as Record<string, unknown>),
+  );
+  route('GET', '/secret/:id', 'secrets:read', async (request) => services.secrets.get(callerOf(request).orgId, (request.params as Params).id!));
+  route('PATCH', '/secret/:id', 'secrets:write', async (request) =>
+    services.secrets.update(callerOf(request).orgId, (request.params as Params).id!, request.body),
+  );
+  route('DELETE', '/secret/:id', 'secrets:write', async (request, reply) => {
+    await services.secrets.delete(callerOf(request).orgId, (request.params as Params).id!);
+    return reply.code(204).send();
+  });
+
+  // --- sandboxes (Daytona SandboxApi subset) ---------------------------------------------
+  route('POST', '/sandbox', 'sandboxes:write', async (request, reply) => {
+    const created = await services.sandboxes.create(callerOf(request).orgId, request.body);
+    return reply.code(201).send(created);
+  });
+  route('GET', '/sandbox', 'sandboxes:write', async (request) => services.sandboxes.list(callerOf(request).orgId));
+  route('GET', '/sandbox/:idOrName', 'sandboxes:write', async (request) =>
+    services.sandboxes.get(callerOf(request).orgId, (request.params as Params).idOrName!),
+  );
+  route('DELETE', '/sandbox/:idOrName', 'sandboxes:write', async (request, reply) => {
+    await services.sandboxes.delete(callerOf(request).orgId, (request.params as Params).idOrName!);
+    return reply.code(204).send();
+  });
+  route('PUT', '/sandbox/:idOrName/secrets', 'sandboxes:write', async (request) =>
+    services.sandboxes.replaceSecrets(callerOf(request).orgId, (request.params as Params).idOrName!, request.body),
+  );
+
+  // The one reply that carries values: for proxies (scope proxy:resolve). Logged at warn only.
+  route(
+    'GET',
+    '/sandbox/:id/secrets',
+    'proxy:resolve',
+    async (request, reply) => {
+      const caller = callerOf(request);
+      const id = (request.params as Params).id!.toLowerCase();
+      const notFound = new NotFoundError(`sandbox ${JSON.stringify(id.slice(0, 80))} not found`);
+      if (!UUID_PATTERN.test(id) || (caller.sandboxId !== null && caller.sandboxId !== id)) throw notFound;
+      const resolved = await resolver.resolve(id);
+      if (!resolved || resolved.orgId !== caller.orgId) throw notFound;
+      reply.header(PROXY_TOKEN_HASH_HEADER, resolved.proxyTokenHash);
+      return resolved.secrets.map((secret) => ({
+        env: secret.env,
+        name: secret.name,
+        placeholder: secret.placeholder,
+        value: secret.value,
+        hosts: secret.hosts,
+        locations: secret.locations,
+      }));
+    },
+    true,
+  );
+
+  // --- admin: orgs and keys ---------------------------------------------------------------
+  route('POST', '/orgs', 'admin', async (request, reply) => {
+    if (!(await services.orgs.isInstanceAdmin(callerOf(request)))) {
+      throw new ForbiddenError('creating organizations needs an admin key of the "default" organization');
+    }
+    return reply.code(201).send(await services.orgs.create(request.body));
+  });
+  route('GET', '/orgs', 'admin', async (request) => {
+    const caller = callerOf(request);
+    if (await services.orgs.isInstanceAdmin(caller)) return services.orgs.list();
+    const own = await services.orgs.get(caller.orgId);
+    return own ? [own] : [];
+  });
+  route('POST', '/api-keys', 'admin', async (request, reply) => {
+    const caller = callerOf(request);
+    const restrict = (await services.orgs.isInstanceAdmin(caller)) ? undefined : caller.orgId;
+    return reply.code(201).send(await services.apiKeys.create(request.body, restrict));
+  });
+  route('GET', '/api-keys', 'admin', async (request) => services.apiKeys.list(callerOf(request).orgId));
+  route('DELETE', '/api-keys/:id', 'admin', async (request, reply) => {
+    await services.apiKeys.delete(callerOf(request).orgId, (request.params as Params).id!);
+    return reply.code(204).send();
+  });
+
+  // Not ready()-ed: the caller may still register routes (e.g. an event stream) before listen().
+  return app;
+}
