@@ -1,0 +1,173 @@
+/**
+ * Byte-level find-and-replace over streams (request bodies, response scrubbing).
+ *
+ * Semantics (stream and one-shot alike): scanning left to right, at each position the leftmost
+ * match wins; among matches starting at the same position the longest wins; among equally long
+ * ones the first needle given wins. Replaced output is never rescanned (non-overlapping).
+ *
+ * Streaming: with L = the longest needle, the stream holds back at most L - 1 bytes (the only
+ * bytes whose fate can depend on data not yet seen). A match that starts at least L - 1 bytes
+ * before the end of what has arrived is complete and cannot be beaten by a longer one, so it is
+ * decided at once. Memory is therefore constant for any stream size; backpressure is the
+ * standard Transform's.
+ */
+import { Transform, type TransformCallback } from 'node:stream';
+import { isAlnumCode, PLACEHOLDER_LENGTH, PLACEHOLDER_PREFIX } from './compile.js';
+
+export type MatchVisitor = (start: number, end: number, replacement: Buffer) => void;
+
+export interface Matcher {
+  /** Length of the longest possible match (>= 1). */
+  readonly maxLength: number;
+  /**
+   * Calls `visit` for every match of `buf` in order (leftmost-longest, non-overlapping) whose
+   * start is in [from, limit) and whose end is <= buf.length. The caller guarantees that every
+   * match starting before `limit` is complete within `buf` (limit <= buf.length - maxLength + 1)
+   * unless `buf` is the end of the data. Stateless between calls.
+   */
+  forEachMatch(buf: Buffer, from: number, limit: number, visit: MatchVisitor): void;
+}
+
+export interface ReplacePair {
+  from: Buffer;
+  to: Buffer;
+}
+
+/** A matcher for arbitrary byte needles. Empty needles are ignored. */
+export function needleMatcher(pairs: readonly ReplacePair[]): Matcher {
+  const needles = pairs.filter((pair) => pair.from.length > 0);
+  const maxLength = Math.max(1, ...needles.map((pair) => pair.from.length));
+  return {
+    maxLength,
+    forEachMatch(buf, from, limit, visit) {
+      if (needles.length === 0) return;
+      // next[i]: start of needle i's next occurrence at or after the scan position (-1: none left).
+      const next = new Array<number>(needles.length).fill(-2);
+      let position = from;
+      while (position < limit) {
+        let best = -1;
+        let bestStart = Infinity;
+        for (let i = 0; i < needles.length; i++) {
+          let start = next[i]!;
+          if (start === -1) continue;
+          if (start < position) {
+            start = buf.indexOf(needles[i]!.from, position);
+            next[i] = start;
+            if (start === -1) continue;
+          }
+          const length = needles[i]!.from.length;
+          if (start < bestStart || (start === bestStart && length > needles[best]!.from.length)) {
+            best = i;
+            bestStart = start;
+          }
+        }
+        if (best === -1 || bestStart >= limit) return;
+        const pair = needles[best]!;
+        visit(bestStart, bestStart + pair.from.length, pair.to);
+        position = bestStart + pair.from.length;
+      }
+    },
+  };
+}
+
+const PREFIX = Buffer.from(PLACEHOLDER_PREFIX, 'latin1');
+
+/**
+ * Fast matcher for the placeholder shape: finds `veil_` + 32 [A-Za-z0-9] and asks `lookup` for
+ * the replacement (null: leave this candidate, e.g. an unknown or disallowed placeholder).
+ * `lookup` is called once per candidate that is decided, in stream order.
+ */
+export function placeholderMatcher(lookup: (placeholder: string) => Buffer | null): Matcher {
+  return {
+    maxLength: PLACEHOLDER_LENGTH,
+    forEachMatch(buf, from, limit, visit) {
+      let start = buf.indexOf(PREFIX, from);
+      while (start !== -1 && start < limit) {
+        const end = start + PLACEHOLDER_LENGTH;
+        let candidate = end <= buf.length;
+        for (let k = start + PREFIX.length; candidate && k < end; k++) candidate = isAlnumCode(buf[k]!);
+        const replacement = candidate ? lookup(buf.toString('latin1', start, end)) : null;
+        if (replacement !== null) {
+          visit(start, end, replacement);
+          start = buf.indexOf(PREFIX, end);
+        } else {
+          start = buf.indexOf(PREFIX, start + 1);
+        }
+      }
+    },
+  };
+}
+
+function toMatcher(spec: readonly ReplacePair[] | Matcher): Matcher {
+  return Array.isArray(spec) ? needleMatcher(spec as readonly ReplacePair[]) : (spec as Matcher);
+}
+
+/**
+ * Processes `buf`: decided output pieces and how many bytes at the end stay undecided.
+ * `final`: no more data follows.
+ */
+function processBuffer(matcher: Matcher, buf: Buffer, final: boolean): { pieces: Buffer[]; keepFrom: number } {
+  const limit = final ? buf.length : Math.max(0, buf.length - matcher.maxLength + 1);
+  const pieces: Buffer[] = [];
+  let copied = 0;
+  matcher.forEachMatch(buf, 0, limit, (start, end, replacement) => {
+    if (start > copied) pieces.push(buf.subarray(copied, start));
+    if (replacement.length > 0) pieces.push(replacement);
+    copied = end;
+  });
+  const keepFrom = Math.max(copied, limit);
+  if (keepFrom > copied) pieces.push(buf.subarray(copied, keepFrom));
+  return { pieces, keepFrom };
+}
+
+/** One-shot replacement of a whole buffer (small bodies, headers). Returns `buf` itself when nothing matched. */
+export function replaceAll(buf: Buffer, spec: readonly ReplacePair[] | Matcher): Buffer {
+  const { pieces } = processBuffer(toMatcher(spec), buf, true);
+  if (pieces.length === 1 && pieces[0]!.length === buf.length && pieces[0]!.buffer === buf.buffer && pieces[0]!.byteOffset === buf.byteOffset) return buf;
+  return Buffer.concat(pieces);
+}
+
+/** A Transform that replaces matches in a byte stream; see the module comment. */
+export class ReplaceStream extends Transform {
+  private readonly matcher: Matcher;
+  private pending: Buffer = Buffer.alloc(0);
+
+  constructor(spec: readonly ReplacePair[] | Matcher) {
+    super();
+    this.matcher = toMatcher(spec);
+  }
+
+  /** Bytes currently held back (always <= longest needle - 1). */
+  get heldBackBytes(): number {
+    return this.pending.length;
+  }
+
+  override _transform(chunk: Buffer | string, encoding: BufferEncoding, callback: TransformCallback): void {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
+    if (bytes.length === 0) return callback();
+    const data = this.pending.length === 0 ? bytes : Buffer.concat([this.pending, bytes]);
+    const { pieces, keepFrom } = processBuffer(this.matcher, data, false);
+    // Copy the tail so a held-back slice does not pin a large chunk in memory.
+    this.pending = keepFrom < data.length ? Buffer.from(data.subarray(keepFrom)) : Buffer.alloc(0);
+    this.pushPieces(pieces);
+    callback();
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.pending.length > 0) {
+      const { pieces } = processBuffer(this.matcher, this.pending, true);
+      this.pending = Buffer.alloc(0);
+      this.pushPieces(pieces);
+    }
+    callback();
+  }
+
+  private pushPieces(pieces: Buffer[]): void {
+    if (pieces.length === 0) return;
+    this.push(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces));
+  }
+}
+
+export function createReplaceStream(spec: readonly ReplacePair[] | Matcher): ReplaceStream {
+  return new ReplaceStream(spec);
+}
