@@ -56,6 +56,7 @@ export type SecretMounts = Array<Record<string, string>>;
 
 export interface Sandbox {
   id: string;
+  organizationId?: string;
   name: string;
   secrets: SecretMounts;
   /** Env vars to give the sandbox: mounted secrets as placeholders. */

@@ -1,0 +1,80 @@
+/**
+ * Composition root: wires store, master key, bootstrap, services, API and (via proxy-hook.ts) the
+ * egress proxy into one running instance. Used by `veil serve` and by tests in-process.
+ */
+import { openControlPlane } from '../api/index.js';
+import type { VeilConfig } from '../config/index.js';
+import { createLogger, type Logger } from '../log/logger.js';
+import { urlForAddress } from './listen-url.js';
+import { startEmbeddedProxy } from './proxy-hook.js';
+import { openRepository } from './repository.js';
+
+export interface StartOptions {
+  /** Defaults to a pino logger on stdout at config.logLevel. */
+  logger?: Logger;
+}
+
+export interface RunningVeil {
+  /** `http://host:port` of the control-plane API. */
+  apiUrl: string;
+  /** `http://host:port` of the egress proxy, when it runs. */
+  proxyUrl?: string;
+  /** Only when this start generated the bootstrap admin key: show it once. */
+  adminApiKey?: string;
+  /** The file holding the generated admin key (`<dataDir>/admin-api-key`), if any. */
+  adminApiKeyFile?: string;
+  logger: Logger;
+  /** Stops accepting, lets in-flight requests finish, then closes the store. Idempotent. */
+  close(): Promise<void>;
+}
+
+export async function startVeil(config: VeilConfig, options: StartOptions = {}): Promise<RunningVeil> {
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+
+  // Closed in reverse order of opening: listeners first (drain in-flight requests), the store last.
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const close of closers.splice(0).reverse()) {
+      await close().catch((error: unknown) => logger.error({ err: error }, 'error while shutting down'));
+    }
+  };
+
+  try {
+    const repository = await openRepository(config);
+    closers.push(() => repository.close());
+    const plane = await openControlPlane({
+      dataDir: config.dataDir,
+      logger,
+      masterKeyEnv: config.masterKey,
+      adminApiKeyEnv: config.adminApiKey,
+      repository,
+    });
+    closers.push(() => plane.close());
+    if (plane.masterKey.created) {
+      logger.info({ file: plane.masterKey.file }, 'generated a new master key (back it up: without it the stored values cannot be decrypted)');
+    }
+    const boot = plane.bootstrap;
+    await plane.app.listen({ host: config.apiListen.host, port: config.apiListen.port });
+    const apiUrl = urlForAddress(plane.app.server.address());
+
+    // PROXY HOOK: see proxy-hook.ts.
+    const proxy = await startEmbeddedProxy({ config, resolver: plane.resolver, feed: plane.feed, logger });
+    if (proxy) closers.push(() => proxy.close());
+
+    // The one machine-readable "ready" line: tests and supervisors wait for it.
+    logger.info({ apiUrl, ...(proxy ? { proxyUrl: proxy.url } : {}) }, 'ready');
+
+    let closing: Promise<void> | undefined;
+    return {
+      apiUrl,
+      ...(proxy ? { proxyUrl: proxy.url } : {}),
+      ...(boot.generatedAdminApiKey ? { adminApiKey: boot.generatedAdminApiKey } : {}),
+      ...(boot.adminApiKeyFile ? { adminApiKeyFile: boot.adminApiKeyFile } : {}),
+      logger,
+      close: () => (closing ??= closeAll()),
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * Where `veil orgs` and `veil keys` act: a control plane over HTTP (VEIL_API_URL set), or the
+ * data directory directly (no server needed; safe next to a running server thanks to SQLite WAL).
+ */
+import { ApiKeyService, OrgService, type ApiKey, type CreateApiKeyParams, type Org } from '../client/index.js';
+import { UsageError, type Env } from '../config/index.js';
+import { apiUrlFrom } from './remote.js';
+
+export interface AdminBackend {
+  /** Human description for messages: the URL or the data directory. */
+  readonly where: string;
+  createOrg(name: string): Promise<Org>;
+  listOrgs(): Promise<Org[]>;
+  createKey(params: CreateApiKeyParams): Promise<ApiKey>;
+  close(): Promise<void>;
+}
+
+export const ADMIN_FLAGS = {
+  'api-url': { type: 'string' },
+  'data-dir': { type: 'string' },
+} as const;
+
+export async function openAdminBackend(env: Env, flags: { 'api-url'?: string | undefined; 'data-dir'?: string | undefined }): Promise<AdminBackend> {
+  const apiUrl = apiUrlFrom(env, flags['api-url']);
+  if (apiUrl && flags['data-dir'] === undefined) {
+    const apiKey = env.VEIL_API_KEY;
+    if (!apiKey) throw new UsageError('set VEIL_API_KEY to an admin API key (or unset VEIL_API_URL to work on the data directory)');
+    const orgs = new OrgService({ apiUrl, apiKey });
+    const keys = new ApiKeyService({ apiUrl, apiKey });
+    return {
+      where: apiUrl,
+      createOrg: (name) => orgs.create(name),
+      listOrgs: () => orgs.list(),
+      createKey: (params) => keys.create(params),
+      close: async () => undefined,
+    };
+  }
+  // Loaded lazily: client-only use of the CLI should not open native modules.
+  const { openLocalAdminBackend } = await import('./local-admin.js');
+  return openLocalAdminBackend(env, flags['data-dir']);
+}

@@ -1,0 +1,64 @@
+import { startVeil } from '../../app/start.js';
+import { CONFIG_FLAGS, loadConfig, type ConfigFlags } from '../../config/index.js';
+import { expectPositionals, parseCommandArgs } from '../args.js';
+import type { CliContext, Command } from '../context.js';
+
+const HELP = `Usage: veil serve [options]
+
+Run the control-plane API and the egress proxy. Prints one JSON log line with "msg":"ready"
+(and apiUrl, proxyUrl) on stdout when listening. SIGTERM/SIGINT drain in-flight requests and exit 0.
+
+Options (flags win over the environment):
+  --data-dir DIR                  VEIL_DATA_DIR       database, master key, admin key (default ./.veil)
+  --api-listen HOST:PORT          VEIL_API_LISTEN     API address (default 127.0.0.1:8080; port 0 = any)
+  --proxy-listen HOST:PORT        VEIL_PROXY_LISTEN   proxy address (default 127.0.0.1:3128; port 0 = any)
+  --no-proxy                                          serve the API only
+  --disallowed pass|block         VEIL_DISALLOWED     placeholder for a host not on the allowlist:
+                                                      forward unchanged (pass, default) or refuse (block)
+  --allow-unrestricted-secrets    VEIL_ALLOW_UNRESTRICTED_SECRETS=1
+                                                      substitute secrets without hosts everywhere
+  --sandbox ID                    VEIL_SANDBOX_ID     sidecar mode: one sandbox, no proxy credentials
+  -h, --help                                          this help
+
+Environment only: VEIL_MASTER_KEY, VEIL_ADMIN_API_KEY, VEIL_CA_DIR, VEIL_CA_CERT_FILE,
+VEIL_CA_KEY_FILE, VEIL_UPSTREAM_CA_FILE, VEIL_RESOLVE, VEIL_DATABASE_URL, VEIL_LOG_LEVEL
+(see README.md).
+`;
+
+/** Grace period after close() before forcing the exit, in case a handle keeps the loop alive. */
+const EXIT_GRACE_MS = 2_000;
+
+async function run(args: string[], context: CliContext): Promise<number> {
+  const { values, positionals } = parseCommandArgs(args, CONFIG_FLAGS);
+  if (values.help) {
+    context.stdout.write(HELP);
+    return 0;
+  }
+  expectPositionals(positionals, []);
+  const { json: _json, help: _help, ...flags } = values;
+  const config = loadConfig(flags as ConfigFlags, context.env);
+  const veil = await startVeil(config);
+
+  if (veil.adminApiKey) {
+    context.stderr.write(
+      `\nGenerated the admin API key (shown once; also saved to ${veil.adminApiKeyFile ?? 'the data directory'}, mode 0600):\n  ${veil.adminApiKey}\n` +
+        `Use it with: export VEIL_API_URL=${veil.apiUrl} VEIL_API_KEY=$(cat ${veil.adminApiKeyFile ?? '<data-dir>/admin-api-key'})\n\n`,
+    );
+  }
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  // A second signal while draining means "now".
+  const force = () => process.exit(1);
+  process.once('SIGTERM', force);
+  process.once('SIGINT', force);
+  veil.logger.info({ signal }, 'shutting down: draining in-flight requests');
+  await veil.close();
+  veil.logger.info('stopped');
+  setTimeout(() => process.exit(0), EXIT_GRACE_MS).unref();
+  return 0;
+}
+
+export const serveCommand: Command = { name: 'serve', summary: 'run the control plane API and the egress proxy', help: HELP, run };

@@ -1,0 +1,31 @@
+/** `veil orgs` / `veil keys` working directly on the store (no server). */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { openRepository, SQLITE_FILE } from '../app/repository.js';
+import { DEFAULTS, parseDatabaseUrl, UsageError, type Env } from '../config/index.js';
+import { ApiKeysService, OrgsService } from '../service/orgs.js';
+import type { Scope } from '../store/types.js';
+import type { AdminBackend } from './admin-backend.js';
+
+export async function openLocalAdminBackend(env: Env, dataDirFlag: string | undefined): Promise<AdminBackend> {
+  const dataDir = dataDirFlag ?? (env.VEIL_DATA_DIR || DEFAULTS.dataDir);
+  const databaseUrl = env.VEIL_DATABASE_URL ? parseDatabaseUrl('VEIL_DATABASE_URL', env.VEIL_DATABASE_URL) : undefined;
+  // Refuse to conjure an empty store in a mistyped directory.
+  if (!databaseUrl && !existsSync(join(dataDir, SQLITE_FILE))) {
+    throw new UsageError(`no Veil data in ${JSON.stringify(dataDir)} (no ${SQLITE_FILE}); run "veil serve" there first, pass --data-dir, or set VEIL_API_URL`);
+  }
+  const repo = await openRepository({ dataDir, databaseUrl });
+  const orgs = new OrgsService(repo);
+  const keys = new ApiKeysService(repo, orgs);
+  return {
+    where: databaseUrl ? 'the PostgreSQL database' : dataDir,
+    createOrg: (name) => orgs.create({ name }),
+    listOrgs: () => orgs.list(),
+    // Views carry scopes as plain strings; they were validated against SCOPES on the way in.
+    createKey: async (params) => {
+      const created = await keys.create(params);
+      return { ...created, scopes: created.scopes as Scope[] };
+    },
+    close: () => repo.close(),
+  };
+}
