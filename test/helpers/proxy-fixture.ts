@@ -13,7 +13,7 @@ import { createProxyServer, type ProxyServer } from '../../src/proxy/server.js';
 import type { ProxyOptions } from '../../src/proxy/options.js';
 import { MemoryResolver } from '../../src/resolver/memory.js';
 import type { ResolvedSecret, SandboxSecrets } from '../../src/resolver/types.js';
-import { createTestCa, startUpstream, type TestCa, type TestUpstream } from './upstream.js';
+import { createTestCa, startUpstream, type KeyAndCert, type TestCa, type TestUpstream } from './upstream.js';
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -102,13 +102,27 @@ export const VALUES = {
   othersOnly: 'others-VALUE-13ee7',
 };
 
+/** Key generation is the slow part: one set of CAs and upstream leaves per test process. */
+let cas: { veilCa: TestCa; upstreamCa: TestCa; upstreamLeaf: KeyAndCert; strangerLeaf: KeyAndCert } | undefined;
+function testCas() {
+  if (!cas) {
+    const upstreamCa = createTestCa('Upstream test CA');
+    const strangerCa = createTestCa('Unknown CA');
+    cas = {
+      veilCa: createTestCa('Veil test CA'),
+      upstreamCa,
+      upstreamLeaf: upstreamCa.issue([...TEST_HOSTNAMES, '127.0.0.1']),
+      strangerLeaf: strangerCa.issue([...TEST_HOSTNAMES]),
+    };
+  }
+  return cas;
+}
+
 export async function startFixture(overrides: Partial<ProxyOptions> = {}): Promise<Fixture> {
-  const veilCa = createTestCa('Veil test CA');
-  const upstreamCa = createTestCa('Upstream test CA');
-  const strangerCa = createTestCa('Unknown CA');
+  const { veilCa, upstreamCa, upstreamLeaf, strangerLeaf } = testCas();
   const http = await startUpstream();
-  const https = await startUpstream(upstreamCa.issue([...TEST_HOSTNAMES, '127.0.0.1']));
-  const untrusted = await startUpstream(strangerCa.issue([...TEST_HOSTNAMES]));
+  const https = await startUpstream(upstreamLeaf);
+  const untrusted = await startUpstream(strangerLeaf);
 
   const secrets = {
     exact: secret('EXACT_KEY', VALUES.exact, ['api.example.com']),
