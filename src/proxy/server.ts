@@ -51,6 +51,8 @@ export function createProxyServer(options: ProxyOptions): ProxyServer {
     headersTimeout: timeouts.headersMs,
     requestTimeout: timeouts.requestMs,
     keepAliveTimeout: timeouts.idleMs,
+    // How often node:http checks headers/request timeouts (default 30 s would make short timeouts coarse).
+    connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(timeouts.headersMs / 4))),
     noDelay: true,
   };
   const onRequest = (req: Parameters<typeof handleRequest>[1], res: Parameters<typeof handleRequest>[2]) => {

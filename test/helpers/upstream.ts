@@ -101,6 +101,8 @@ export interface TestUpstream {
   received: ReceivedRequest[];
   /** Sockets accepted (to see that nothing was forwarded). */
   connections: number;
+  /** `/stream` responses cut before they finished (the proxy aborted the upstream request). */
+  abortedResponses: number;
   close(): Promise<void>;
 }
 
@@ -108,7 +110,7 @@ export interface TestUpstream {
  * Paths with behaviour: `/die-mid-response` sends a head and part of the body then kills the socket;
  * `/hang` never answers; `/stream?chunks=N` answers N chunks slowly; everything else echoes JSON.
  */
-function echoHandler(received: ReceivedRequest[]) {
+function echoHandler(received: ReceivedRequest[], counters: { abortedResponses: number }) {
   return (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -145,7 +147,10 @@ function echoHandler(received: ReceivedRequest[]) {
           sent += 1;
           res.write(`chunk ${sent}\n`);
         }, 20);
-        res.on('close', () => clearInterval(timer));
+        res.on('close', () => {
+          clearInterval(timer);
+          if (!res.writableFinished) counters.abortedResponses += 1;
+        });
         return;
       }
       const body = JSON.stringify(record);
@@ -163,13 +168,17 @@ async function listen(server: Server): Promise<number> {
 /** An echo upstream; HTTPS when `tls` is given. */
 export async function startUpstream(tls?: KeyAndCert): Promise<TestUpstream> {
   const received: ReceivedRequest[] = [];
-  const handler = echoHandler(received);
+  const counters = { abortedResponses: 0 };
+  const handler = echoHandler(received, counters);
   const server: Server = tls ? createHttpsServer({ key: tls.keyPem, cert: tls.certPem }, handler) : createHttpServer(handler);
   const sockets = new Set<Socket>();
   const upstream: TestUpstream = {
     port: 0,
     received,
     connections: 0,
+    get abortedResponses() {
+      return counters.abortedResponses;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
