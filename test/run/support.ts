@@ -3,7 +3,7 @@
  * 127.0.0.1 standing for real APIs (they record what they receive), a git smart-HTTP server, and a
  * helper that runs the real CLI (`node dist/cli/main.js`) as a child process.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -255,4 +255,51 @@ export function baseEnv(): Record<string, string> {
 /** A random value shaped like a real API key; tests look for it (and its absence) verbatim. */
 export function fakeSecretValue(prefix = 'sk-test-'): string {
   return prefix + randomBytes(24).toString('base64url');
+}
+
+export interface ProgramResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a program asynchronously (the servers under test live in this process, so a synchronous
+ * spawn would deadlock them), bounded in time.
+ */
+export function runProgram(command: string, args: string[], options: { env: Record<string, string | undefined>; cwd?: string; timeoutMs?: number }): Promise<ProgramResult> {
+  return new Promise((done, fail) => {
+    const child = spawn(command, args, { cwd: options.cwd ?? REPO_ROOT, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      fail(new Error(`${command} ${args.join(' ')} timed out\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+    }, options.timeoutMs ?? 60_000);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      fail(error);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      done({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** A bare repository at `bare` with one commit ("first") on main, made with the git CLI. */
+export function makeBareRepo(scratch: string, bare: string): void {
+  const work = join(scratch, `work-${randomBytes(4).toString('hex')}`);
+  const env = { PATH: process.env.PATH, HOME: scratch, GIT_CONFIG_NOSYSTEM: '1' };
+  const git = (args: string[], cwd = scratch) => {
+    const result = spawnSync('git', args, { cwd, env, encoding: 'utf8', timeout: 30_000 });
+    if (result.status !== 0) throw new Error(`git ${args.join(' ')} failed: ${result.stderr}`);
+  };
+  git(['init', '-q', '--bare', '-b', 'main', bare]);
+  git(['init', '-q', '-b', 'main', work]);
+  git(['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', 'first'], work);
+  git(['push', '-q', bare, 'HEAD:refs/heads/main'], work);
 }
