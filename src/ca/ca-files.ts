@@ -25,7 +25,7 @@ export interface CaFiles extends CaMaterial {
 }
 
 /** How long a reader waits for a concurrent creator to publish ca.pem after ca-key.pem. */
-const PUBLISH_WAIT_MS = 5_000;
+const PUBLISH_WAIT_MS = 3_000;
 const POLL_MS = 25;
 const KEY_MODE = 0o600;
 const CERT_MODE = 0o644;
