@@ -24,7 +24,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const ALL_PROXIES = ['direct', 'veil', 'mitmproxy', 'squid-bump', 'squid-tunnel'];
 function parseArgs(argv) {
   const o = { smoke: false, reps: 3, duration: 3, only: null, proxies: null, install: true, json: null, out: null,
-    mintNames: 60, idleConns: 5000, uploadMiB: 256, cacheSandboxes: 30, maxMinutes: 25 };
+    mintNames: 60, idleConns: 5000, uploadMiB: 256, cacheSandboxes: 30, maxMinutes: 25,
+    veilMain: process.env.VEIL_BENCH_MAIN || null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -43,9 +44,10 @@ function parseArgs(argv) {
     else if (a === '--mint-names') o.mintNames = Math.max(1, Math.min(1000, Number(val())));
     else if (a === '--idle-conns') o.idleConns = Math.max(1, Math.min(9000, Number(val())));
     else if (a === '--upload-mib') o.uploadMiB = Math.max(1, Math.min(4096, Number(val())));
+    else if (a === '--veil-main') o.veilMain = resolve(val());
     else if (a === '--max-minutes') o.maxMinutes = Math.max(1, Math.min(120, Number(val())));
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node bench/run.mjs [--smoke] [--reps N] [--duration S] [--only scenario,...] [--proxies direct,veil,mitmproxy,squid-bump,squid-tunnel] [--no-install] [--json FILE] [--out FILE] [--mint-names N] [--idle-conns N] [--upload-mib N] [--max-minutes M]');
+      console.log('usage: node bench/run.mjs [--smoke] [--reps N] [--duration S] [--only scenario,...] [--proxies direct,veil,mitmproxy,squid-bump,squid-tunnel] [--no-install] [--json FILE] [--out FILE] [--mint-names N] [--idle-conns N] [--upload-mib N] [--max-minutes M] [--veil-main PATH]');
       process.exit(0);
     } else throw new Error(`unknown option ${a} (try --help)`);
   }
@@ -83,7 +85,7 @@ const EXTRA = [
   { id: 'idle', kind: 'idle' },
   { id: 'cache', kind: 'cache' },
 ];
-const selected = (id) => !opts.only || opts.only.some((t) => id === t || id.startsWith(t) || (t === 'load' && LOAD.some((s) => s.id === id)));
+const selected = (id) => !opts.only || opts.only.some((t) => id === t || id.startsWith(`${t}-`) || (t === 'load' && LOAD.some((s) => s.id === id)));
 const scenarios = [...LOAD, ...EXTRA].filter((s) => selected(s.id));
 // which proxies each extra scenario runs for (others are noted as skipped)
 const EXTRA_PROXIES = {
@@ -242,7 +244,7 @@ async function main() {
   }
   if (opts.proxies.includes('veil')) {
     progress('starting veil serve');
-    const v = await startVeil(repoRoot, work, certs, allMintNames).catch((e) => ({ ok: false, note: String(e.message ?? e) }));
+    const v = await startVeil(repoRoot, work, certs, allMintNames, opts.veilMain).catch((e) => ({ ok: false, note: String(e.message ?? e) }));
     if (!v.ok) {
       notes.push(`veil: skipped: ${v.note}`);
       progress(`veil skipped: ${v.note}`);

@@ -159,9 +159,9 @@ export async function startMitm(work, certs, peersDir, { placeholder, secret }) 
  * Starts `veil serve` as the public contract says. Resolves to {ok:false, note} when the proxy is not there yet
  * (no dist/, no proxyUrl in the ready line, or it did not start), so the caller can skip Veil.
  */
-export async function startVeil(repoRoot, work, certs, resolveNames) {
-  const main = join(repoRoot, 'dist/cli/main.js');
-  if (!existsSync(main)) return { ok: false, note: 'dist/cli/main.js missing (run `npm run build`; the proxy may not have landed yet)' };
+export async function startVeil(repoRoot, work, certs, resolveNames, mainFile = null) {
+  const main = mainFile ?? join(repoRoot, 'dist/cli/main.js');
+  if (!existsSync(main)) return { ok: false, note: `${main} missing (run \`npm run build\`; the proxy may not have landed yet)` };
   const dataDir = join(work, `veil-${process.pid}-${Date.now()}`);
   mkdirSync(dataDir, { recursive: true });
   const caDir = join(dataDir, 'certs');

@@ -23,8 +23,10 @@ class Subst:
             data.server.address = (PIN_IP, port)
 
     def request(self, flow: http.HTTPFlow) -> None:
-        # flow.request.host = CONNECT target / absolute-URI host (not the Host header)
-        if flow.request.host not in ALLOWED_HOSTS:
+        # destination: the TLS server name for tunnelled requests (flow.request.host is then the pinned IP),
+        # else the absolute-URI host (never the Host header)
+        host = flow.server_conn.sni or flow.request.host
+        if host not in ALLOWED_HOSTS:
             return
         h = flow.request.headers
         for k, v in list(h.items(multi=True)):
