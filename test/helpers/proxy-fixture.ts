@@ -1,12 +1,15 @@
 /**
  * A running proxy wired to real upstreams for the proxy tests: secrets and sandboxes in a
- * MemoryResolver, a Veil CA stand-in for interception, pinned hostnames -> 127.0.0.1, log lines
+ * MemoryResolver, Veil's real CA (src/ca) for interception, pinned hostnames -> 127.0.0.1, log lines
  * captured so tests can check no value was ever logged.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createSecureContext, type SecureContext } from 'node:tls';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import { loadOrCreateCertificateAuthority } from '../../src/ca/authority.js';
 import type { CertificateAuthority } from '../../src/ca/types.js';
 import { LocalChangeFeed } from '../../src/events/local-feed.js';
 import { createProxyServer, type ProxyServer } from '../../src/proxy/server.js';
@@ -51,32 +54,14 @@ export function secret(name: string, value: string, hosts: string[], extra: Part
   };
 }
 
-/** A CertificateAuthority stand-in built on the test CA (the proxy only needs the interface). */
-export function testVeilCa(ca: TestCa): CertificateAuthority {
-  const contexts = new Map<string, SecureContext>();
-  return {
-    certPem: ca.certPem,
-    certFile: ca.certFile,
-    fingerprint: 'test',
-    async secureContextFor(servername: string) {
-      let context = contexts.get(servername);
-      if (!context) {
-        const leaf = ca.issue([servername]);
-        context = createSecureContext({ key: leaf.keyPem, cert: leaf.certPem });
-        contexts.set(servername, context);
-      }
-      return context;
-    },
-  };
-}
-
 export interface Fixture {
   proxyUrl: string;
   proxyPort: number;
   proxy: ProxyServer;
   resolver: MemoryResolver;
   feed: LocalChangeFeed;
-  veilCa: TestCa;
+  /** Veil's CA (the real one from src/ca) as clients trust it. */
+  veilCa: { certPem: string; certFile: string };
   upstreamCa: TestCa;
   http: TestUpstream;
   https: TestUpstream;
@@ -103,23 +88,23 @@ export const VALUES = {
 };
 
 /** Key generation is the slow part: one set of CAs and upstream leaves per test process. */
-let cas: { veilCa: TestCa; upstreamCa: TestCa; upstreamLeaf: KeyAndCert; strangerLeaf: KeyAndCert } | undefined;
+let cas: Promise<{ veilCa: CertificateAuthority; upstreamCa: TestCa; upstreamLeaf: KeyAndCert; strangerLeaf: KeyAndCert }> | undefined;
 function testCas() {
   if (!cas) {
     const upstreamCa = createTestCa('Upstream test CA');
     const strangerCa = createTestCa('Unknown CA');
-    cas = {
-      veilCa: createTestCa('Veil test CA'),
+    cas = loadOrCreateCertificateAuthority({ dir: mkdtempSync(join(tmpdir(), 'veil-proxy-ca-')) }).then((veilCa) => ({
+      veilCa,
       upstreamCa,
       upstreamLeaf: upstreamCa.issue([...TEST_HOSTNAMES, '127.0.0.1']),
       strangerLeaf: strangerCa.issue([...TEST_HOSTNAMES]),
-    };
+    }));
   }
   return cas;
 }
 
 export async function startFixture(overrides: Partial<ProxyOptions> = {}): Promise<Fixture> {
-  const { veilCa, upstreamCa, upstreamLeaf, strangerLeaf } = testCas();
+  const { veilCa, upstreamCa, upstreamLeaf, strangerLeaf } = await testCas();
   const http = await startUpstream();
   const https = await startUpstream(upstreamLeaf);
   const untrusted = await startUpstream(strangerLeaf);
@@ -161,7 +146,7 @@ export async function startFixture(overrides: Partial<ProxyOptions> = {}): Promi
   const proxy = createProxyServer({
     resolver,
     feed,
-    ca: testVeilCa(veilCa),
+    ca: veilCa,
     logger,
     disallowed: 'pass',
     allowUnrestrictedSecrets: false,
