@@ -14,8 +14,18 @@ type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; o
 
 export function parseCommandArgs<O extends Options>(args: string[], options: O): Parsed<O> {
   try {
+    // Strict parseArgs quotes unknown options back, and an unknown option is all we'd echo:
+    // `--value=xyz` would put xyz into the message, so report only the flag name.
+    for (const arg of args) {
+      if (arg === '--') break;
+      const eq = arg.indexOf('=');
+      if (arg.startsWith('--') && eq > 0 && !(arg.slice(2, eq) in options) && !(arg.slice(2, eq) in COMMON_FLAGS)) {
+        throw new UsageError(`Unknown option '${arg.slice(0, eq)}'`);
+      }
+    }
     return parseArgs({ args, options: { ...COMMON_FLAGS, ...options }, allowPositionals: true, strict: true });
   } catch (error) {
+    if (error instanceof UsageError) throw error;
     const message = error instanceof Error ? error.message : String(error);
     throw new UsageError(message.replace(/\. To specify a positional argument.*$/s, ''));
   }
@@ -25,7 +35,8 @@ export function parseCommandArgs<O extends Options>(args: string[], options: O):
 export function expectPositionals(positionals: string[], names: string[]): string[] {
   if (positionals.length !== names.length) {
     const wanted = names.map((name) => `<${name}>`).join(' ') || 'no arguments';
-    throw new UsageError(`expected ${wanted}, got ${positionals.length === 0 ? 'none' : positionals.map((p) => JSON.stringify(p)).join(' ')}`);
+    // Count only: a stray argument may be a value someone tried to pass on the command line.
+    throw new UsageError(`expected ${wanted}, got ${positionals.length === 0 ? 'no arguments' : `${positionals.length} argument${positionals.length === 1 ? '' : 's'}`}`);
   }
   return positionals;
 }
@@ -46,4 +57,10 @@ export function parseMounts(values: string[] | undefined): Record<string, string
 /** Repeated flags (`--host a --host b`) plus comma lists (`--host a,b`). */
 export function splitList(values: string[] | undefined): string[] {
   return (values ?? []).flatMap((value) => value.split(',')).map((value) => value.trim()).filter((value) => value !== '');
+}
+
+/** `[sub, ...rest]`, or no subcommand when the first word is a flag (`veil secrets --help`). */
+export function splitSubcommand(args: string[]): [string | undefined, string[]] {
+  const [first, ...rest] = args;
+  return first === undefined || first.startsWith('-') ? [undefined, args] : [first, rest];
 }

@@ -2,7 +2,7 @@ import type { Scope } from '../../client/index.js';
 import { UsageError } from '../../config/index.js';
 import { SCOPES } from '../../store/types.js';
 import { ADMIN_FLAGS, openAdminBackend } from '../admin-backend.js';
-import { expectPositionals, parseCommandArgs, splitList } from '../args.js';
+import { expectPositionals, parseCommandArgs, splitSubcommand, splitList } from '../args.js';
 import type { CliContext, Command } from '../context.js';
 import { printJson } from '../output.js';
 
@@ -46,7 +46,7 @@ function parseScopes(values: string[] | undefined): Scope[] {
 }
 
 async function run(args: string[], context: CliContext): Promise<number> {
-  const [subcommand, ...rest] = args;
+  const [subcommand, rest] = splitSubcommand(args);
   const { values, positionals } = parseCommandArgs(rest, FLAGS);
   if (values.help || subcommand === undefined || subcommand === 'help') {
     context.stdout.write(HELP);

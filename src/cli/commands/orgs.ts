@@ -1,6 +1,6 @@
 import { UsageError } from '../../config/index.js';
 import { ADMIN_FLAGS, openAdminBackend } from '../admin-backend.js';
-import { expectPositionals, parseCommandArgs } from '../args.js';
+import { expectPositionals, parseCommandArgs, splitSubcommand } from '../args.js';
 import type { CliContext, Command } from '../context.js';
 import { printJson, printTable } from '../output.js';
 
@@ -24,7 +24,7 @@ Options:
 `;
 
 async function run(args: string[], context: CliContext): Promise<number> {
-  const [subcommand, ...rest] = args;
+  const [subcommand, rest] = splitSubcommand(args);
   const { values, positionals } = parseCommandArgs(rest, ADMIN_FLAGS);
   if (values.help || subcommand === undefined || subcommand === 'help') {
     context.stdout.write(HELP);

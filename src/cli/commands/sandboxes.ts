@@ -1,6 +1,6 @@
 import { SandboxService, type Sandbox } from '../../client/index.js';
 import { UsageError } from '../../config/index.js';
-import { expectPositionals, parseCommandArgs, parseMounts } from '../args.js';
+import { expectPositionals, parseCommandArgs, splitSubcommand, parseMounts } from '../args.js';
 import type { CliContext, Command } from '../context.js';
 import { printFields, printJson, printTable } from '../output.js';
 import { clientOptionsFrom, REMOTE_FLAGS } from '../remote.js';
@@ -49,7 +49,7 @@ function printSandbox(out: NodeJS.WritableStream, sandbox: Sandbox): void {
 }
 
 async function run(args: string[], context: CliContext): Promise<number> {
-  const [subcommand, ...rest] = args;
+  const [subcommand, rest] = splitSubcommand(args);
   const { values, positionals } = parseCommandArgs(rest, FLAGS);
   if (values.help || subcommand === undefined || subcommand === 'help') {
     context.stdout.write(HELP);

@@ -1,6 +1,6 @@
 import { SecretService, type Secret, type SecretLocation, type UpdateSecretParams } from '../../client/index.js';
 import { UsageError } from '../../config/index.js';
-import { expectPositionals, parseCommandArgs, splitList } from '../args.js';
+import { expectPositionals, parseCommandArgs, splitSubcommand, splitList } from '../args.js';
 import type { CliContext, Command } from '../context.js';
 import { listOrDash, orDash, printFields, printJson, printTable } from '../output.js';
 import { clientOptionsFrom, REMOTE_FLAGS } from '../remote.js';
@@ -71,7 +71,7 @@ function printSecret(out: NodeJS.WritableStream, secret: Secret): void {
 }
 
 async function run(args: string[], context: CliContext): Promise<number> {
-  const [subcommand, ...rest] = args;
+  const [subcommand, rest] = splitSubcommand(args);
   const { values, positionals } = parseCommandArgs(rest, FLAGS);
   if (values.help || subcommand === undefined || subcommand === 'help') {
     context.stdout.write(HELP);
@@ -111,10 +111,10 @@ async function run(args: string[], context: CliContext): Promise<number> {
     case 'create': {
       const [name] = expectPositionals(positionals, ['name']);
       const options = clientOptionsFrom(context.env, values['api-url']);
-      const value = await readSecretValue({ valueFile: values['value-file'], stdin: context.stdin, stdinByDefault: true });
-      if (value === undefined) throw new UsageError('secrets create: give the value on stdin (e.g. `veil secrets create NAME < file`) or with --value-file FILE; it is never accepted as an argument');
       const hosts = splitList(values.host);
       const locations = parseLocations(values.location);
+      const value = await readSecretValue({ valueFile: values['value-file'], stdin: context.stdin, stdinByDefault: true });
+      if (value === undefined) throw new UsageError('secrets create: give the value on stdin (e.g. `veil secrets create NAME < file`) or with --value-file FILE; it is never accepted as an argument');
       const secret = await new SecretService(options).create({
         name: name!,
         value,
@@ -132,12 +132,12 @@ async function run(args: string[], context: CliContext): Promise<number> {
     case 'update': {
       const [idOrName] = expectPositionals(positionals, ['idOrName']);
       const options = clientOptionsFrom(context.env, values['api-url']);
+      const locations = parseLocations(values.location);
       const value = await readSecretValue({ valueFile: values['value-file'], stdin: context.stdin, stdinByDefault: false });
       const patch: UpdateSecretParams = {};
       if (values.name !== undefined) patch.name = values.name;
       if (values.description !== undefined) patch.description = values.description;
       if (values.host !== undefined) patch.hosts = splitList(values.host);
-      const locations = parseLocations(values.location);
       if (locations) patch.locations = locations;
       if (value !== undefined) patch.value = value;
       if (Object.keys(patch).length === 0) throw new UsageError('secrets update: nothing to change (give --name, --description, --host, --location or --value-file)');

@@ -1,4 +1,3 @@
-import { startVeil } from '../../app/start.js';
 import { CONFIG_FLAGS, loadConfig, type ConfigFlags } from '../../config/index.js';
 import { expectPositionals, parseCommandArgs } from '../args.js';
 import type { CliContext, Command } from '../context.js';
@@ -37,6 +36,8 @@ async function run(args: string[], context: CliContext): Promise<number> {
   expectPositionals(positionals, []);
   const { json: _json, help: _help, ...flags } = values;
   const config = loadConfig(flags as ConfigFlags, context.env);
+  // Loaded here, not at the top: client commands should not pay for fastify, SQLite and the proxy.
+  const { startVeil } = await import('../../app/start.js');
   const veil = await startVeil(config);
 
   if (veil.adminApiKey) {
