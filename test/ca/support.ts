@@ -129,3 +129,36 @@ export function nodeHandshake(port: number, caPem: string, options: { servername
     socket.once('error', reject);
   });
 }
+
+/**
+ * Bundles src/ca into one self-contained ESM file so plain `node` child processes can run it (the
+ * tests run TypeScript through vitest; Node 20 cannot import .ts). rolldown comes with vitest's vite.
+ */
+export async function bundleCaModule(outFile: string): Promise<void> {
+  const { build } = await import('rolldown');
+  await build({
+    input: new URL('../../src/ca/index.ts', import.meta.url).pathname,
+    platform: 'node',
+    output: { file: outFile, format: 'esm' },
+    logLevel: 'silent',
+  });
+}
+
+export interface OpensslCa {
+  certFile: string;
+  keyFile: string;
+}
+
+/** A CA made by the openssl CLI (a "user-supplied" CA). `noKeyIdentifiers` leaves out SKI/AKI. */
+export async function opensslCa(dir: string, keyType: 'rsa' | 'ec', options: { noKeyIdentifiers?: boolean; notCa?: boolean } = {}): Promise<OpensslCa> {
+  const certFile = join(dir, `user-${keyType}-ca.pem`);
+  const keyFile = join(dir, `user-${keyType}-ca-key.pem`);
+  const keyArgs = keyType === 'rsa' ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'];
+  const extensions = options.notCa
+    ? ['-addext', 'basicConstraints=critical,CA:FALSE']
+    : ['-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'];
+  if (options.noKeyIdentifiers) extensions.push('-addext', 'subjectKeyIdentifier=none', '-addext', 'authorityKeyIdentifier=none');
+  const result = await run('openssl', ['req', '-x509', ...keyArgs, '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '30', '-subj', `/CN=User ${keyType} CA/O=Example Org`, ...extensions]);
+  if (result.code !== 0) throw new Error(`openssl req failed: ${result.stderr}`);
+  return { certFile, keyFile };
+}
