@@ -4,7 +4,7 @@
 // prints a markdown table of medians and writes it to bench/results/<date>.md.
 import { fork, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +17,6 @@ import {
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(benchDir, '..');
 const peersDir = join(benchDir, 'peers');
-const work = join(benchDir, '.work');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------- options
@@ -67,6 +66,8 @@ function parseArgs(argv) {
 }
 
 const opts = parseArgs(process.argv.slice(2));
+// smoke runs (e.g. from the vitest suite) get their own folder so they never disturb a full run
+const work = opts.smoke ? join(benchDir, '.work', `smoke-${process.pid}`) : join(benchDir, '.work');
 const t0 = Date.now();
 const stamp = () => new Date().toISOString().slice(11, 19);
 const progress = (s) => process.stderr.write(`[${stamp()}] ${s}\n`);
@@ -216,7 +217,7 @@ async function main() {
     execFileSync('bash', [join(benchDir, 'setup.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
   }
   const runTag = randomToken(6).toLowerCase();
-  const certs = mintBenchCerts(work);
+  const certs = await mintBenchCerts(work, { minimal: opts.smoke });
 
   // names for the certificate-minting scenario: never seen before by any proxy (fresh per run and per rep)
   const mintNames = (rep) => Array.from({ length: opts.mintNames }, (_, i) => `m${runTag}-${rep}-${i}.bench.local`);
@@ -574,7 +575,8 @@ function report({ R, order }) {
     if (not.length) skipped.push(`${sc.id}: not run for ${not.join(', ')}`);
   }
   if (skipped.length) {
-    L.push(`Not run: ${skipped.join('; ')} (mitmproxy buffers whole bodies and is ~15× squid's CPU, so its 256 MiB / 5,000-connection runs are left out; a direct connection has no proxy to measure).`);
+    const why = order.includes('mitmproxy') ? ' (mitmproxy buffers whole bodies and costs ~15× squid\'s CPU per request: its large upload and 5,000-connection runs are left out; direct has no proxy to measure)' : ' (direct has no proxy to measure)';
+    L.push(`Not run: ${skipped.join('; ')}${why}.`);
     L.push('');
   }
   const errs = {};
@@ -595,6 +597,7 @@ try {
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, md + '\n');
   if (opts.json) writeFileSync(opts.json, JSON.stringify({ opts, notes, order: res.order, results: res.R }, null, 2));
+  if (opts.smoke) rmSync(work, { recursive: true, force: true });
   progress(`wrote ${out} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
   process.exit(0);
 } catch (e) {

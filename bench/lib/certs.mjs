@@ -3,14 +3,64 @@
 //  upstream.pem/upstream.key leaf for bench.local and *.bench.local, signed by the bench CA
 //  squid-ca-bundle.pem       a separate CA (cert + key) squid ssl_bump mints its leaves with
 import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+
+function haveOpenssl() {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Fallback without the openssl binary (fresh CI machines): node-forge builds, RSA keys from node:crypto. */
+async function mintWithForge(files) {
+  const { default: forge } = await import('node-forge');
+  const pki = forge.pki;
+  const keys = () => {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    return { pem, priv: pki.privateKeyFromPem(pem), pub: pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString()) };
+  };
+  const cert = (subjectCn, pub, issuer, signKey, ext) => {
+    const c = pki.createCertificate();
+    c.publicKey = pub;
+    c.serialNumber = '01' + randomBytes(8).toString('hex');
+    c.validity.notBefore = new Date(Date.now() - 3600_000);
+    c.validity.notAfter = new Date(Date.now() + 30 * 86400_000);
+    c.setSubject([{ name: 'commonName', value: subjectCn }]);
+    c.setIssuer(issuer ?? [{ name: 'commonName', value: subjectCn }]);
+    c.setExtensions(ext);
+    c.sign(signKey, forge.md.sha256.create());
+    return c;
+  };
+  const ca = keys();
+  const caCert = cert('Veil bench upstream CA', ca.pub, null, ca.priv, [
+    { name: 'basicConstraints', cA: true, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
+  ]);
+  const leaf = keys();
+  const leafCert = cert('bench.local', leaf.pub, caCert.subject.attributes, ca.priv, [
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', serverAuth: true },
+    { name: 'subjectAltName', altNames: [{ type: 2, value: 'bench.local' }, { type: 2, value: '*.bench.local' }] },
+  ]);
+  writeFileSync(files.caCert, pki.certificateToPem(caCert));
+  writeFileSync(files.caKey, ca.pem);
+  writeFileSync(files.upstreamCert, pki.certificateToPem(leafCert));
+  writeFileSync(files.upstreamKey, leaf.pem);
+}
 
 function ossl(args, cwd) {
   execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-export function mintBenchCerts(dir) {
+/** Mints what is missing. `minimal`: only the upstream CA + leaf (smoke mode; works without openssl). */
+export async function mintBenchCerts(dir, { minimal = false } = {}) {
   const ca = join(dir, 'ca');
   mkdirSync(ca, { recursive: true });
   const files = {
@@ -22,7 +72,12 @@ export function mintBenchCerts(dir) {
     squidBundle: join(ca, 'squid-ca-bundle.pem'),
     squidCaCert: join(ca, 'squid-ca.pem'),
   };
-  if (Object.values(files).every((f) => existsSync(f))) return files;
+  const needed = minimal ? [files.caCert, files.caKey, files.upstreamCert, files.upstreamKey] : Object.values(files).filter((f) => f !== ca);
+  if (needed.every((f) => existsSync(f))) return files;
+  if (minimal && !haveOpenssl()) {
+    await mintWithForge(files);
+    return files;
+  }
   ossl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key',
     '-out', 'ca.pem', '-days', '30', '-subj', '/CN=Veil bench upstream CA',
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], ca);
