@@ -7,6 +7,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { VeilError } from '../errors.js';
+import { loggableUrl } from './log-safety.js';
 
 export interface ErrorBody {
   statusCode: number;
@@ -78,6 +79,6 @@ export function installErrorHandlers(app: FastifyInstance): void {
   });
 
   app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
-    return reply.code(404).send(errorBody(404, `route ${request.method} ${request.url.split('?')[0]} not found`));
+    return reply.code(404).send(errorBody(404, `route ${request.method} ${loggableUrl(request.url)} not found`));
   });
 }

@@ -10,6 +10,7 @@ import { UUID_PATTERN } from '../service/validation.js';
 import type { Repository, Scope } from '../store/types.js';
 import { callerOf, requireScope } from './auth.js';
 import { installErrorHandlers } from './errors.js';
+import { requestSerializer } from './log-safety.js';
 
 export const BODY_LIMIT = 256 * 1024;
 export const PROXY_TOKEN_HASH_HEADER = 'x-veil-proxy-token-sha256';
@@ -36,6 +37,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     bodyLimit: BODY_LIMIT,
     // Ids are UUIDs; keep request ids short and not derived from client headers.
     requestIdHeader: false,
+    // Request logs carry a sanitized URL only (see log-safety.ts); never headers or bodies.
+    childLoggerFactory: (logger, bindings, options) =>
+      logger.child(bindings, { ...options, serializers: { ...options.serializers, req: requestSerializer as never } }),
   }) as unknown as FastifyInstance;
   installErrorHandlers(app);
 
@@ -93,7 +97,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     async (request, reply) => {
       const caller = callerOf(request);
       const id = (request.params as Params).id!.toLowerCase();
-      const notFound = new NotFoundError(`sandbox ${JSON.stringify(id.slice(0, 80))} not found`);
+      const notFound = new NotFoundError(UUID_PATTERN.test(id) ? `sandbox ${id} not found` : 'sandbox not found');
       if (!UUID_PATTERN.test(id) || (caller.sandboxId !== null && caller.sandboxId !== id)) throw notFound;
       const resolved = await resolver.resolve(id);
       if (!resolved || resolved.orgId !== caller.orgId) throw notFound;

@@ -3,7 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { constantTimeEqual, generateApiKey, parseApiKey, sha256Hex } from '../crypto/tokens.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { ApiKeyRecord, OrgRecord, Repository, Scope } from '../store/types.js';
-import { asObject, ORG_NAME_MAX, ORG_NAME_PATTERN, requireString, UUID_PATTERN, validateOptionalName, validateScopes } from './validation.js';
+import { asObject, quote, ORG_NAME_MAX, ORG_NAME_PATTERN, requireString, UUID_PATTERN, validateOptionalName, validateScopes } from './validation.js';
 import { BadRequestError } from '../errors.js';
 import { apiKeyView, orgView, type ApiKeyView, type OrgView } from './views.js';
 
@@ -102,7 +102,7 @@ export class ApiKeysService {
     }
     const org = await this.orgs.find(orgRef);
     if (!org || (restrictToOrgId !== undefined && org.id !== restrictToOrgId)) {
-      throw new NotFoundError(`organization ${JSON.stringify(orgRef.slice(0, 80))} not found`);
+      throw new NotFoundError(`organization ${quote(orgRef)} not found`);
     }
     if (sandboxId && !(await this.repo.getSandbox(org.id, sandboxId))) {
       throw new BadRequestError(`sandboxId: sandbox ${sandboxId} not found in organization "${org.name}"`);
@@ -149,7 +149,7 @@ export class ApiKeysService {
 
   async delete(orgId: string, id: string): Promise<void> {
     if (!UUID_PATTERN.test(id) || !(await this.repo.deleteApiKey(orgId, id.toLowerCase()))) {
-      throw new NotFoundError(`API key ${JSON.stringify(id.slice(0, 80))} not found`);
+      throw new NotFoundError(UUID_PATTERN.test(id) ? `API key ${id} not found` : 'API key not found');
     }
   }
 }

@@ -98,5 +98,6 @@ export class SandboxesService {
 }
 
 function notFound(idOrName: string): NotFoundError {
-  return new NotFoundError(`sandbox ${JSON.stringify(idOrName.slice(0, 80))} not found`);
+  // Echo only well-formed ids: a caller may have pasted anything into the URL.
+  return new NotFoundError(UUID_PATTERN.test(idOrName) ? `sandbox ${idOrName} not found` : 'sandbox not found');
 }

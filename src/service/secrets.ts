@@ -140,7 +140,8 @@ export class SecretsService {
 }
 
 function notFound(id: string): NotFoundError {
-  return new NotFoundError(`secret ${JSON.stringify(id.slice(0, 80))} not found`);
+  // Echo only well-formed ids: a caller may have pasted anything (even a value) into the URL.
+  return new NotFoundError(UUID_PATTERN.test(id) ? `secret ${id} not found` : 'secret not found');
 }
 
 function parseLimit(input: unknown): number {

@@ -62,7 +62,9 @@ export function daytona(harness: Harness, key: string, orgId?: string): { secret
     ...(orgId ? { baseOptions: { headers: { 'X-Daytona-Organization-ID': orgId } } } : {}),
   });
   const http = recordingAxios(harness);
-  return { secrets: new SecretApi(configuration, harness.url, http), sandboxes: new SandboxApi(configuration, harness.url, http) };
+  // The client's axios types resolve through CJS, ours through ESM: same runtime object.
+  const client = http as never;
+  return { secrets: new SecretApi(configuration, harness.url, client), sandboxes: new SandboxApi(configuration, harness.url, client) };
 }
 
 export interface RawReply {
