@@ -5,7 +5,7 @@ import { normalizeDestinationHost } from '../hosts/hosts.js';
 import { rewriteRequestHead } from '../substitution/head.js';
 import { hostForUrl, hostHeaderHost, parseAbsoluteTarget } from './destination.js';
 import type { Engine, TunnelContext } from './engine.js';
-import { rawHeaderValue, stripHopByHop } from './hop-by-hop.js';
+import { countHeader, rawHeaderValue, stripHopByHop } from './hop-by-hop.js';
 import { identify, lookupKnown, type Identity } from './identify.js';
 import { replyError, replyProxyAuthRequired } from './replies.js';
 import { classifyUpstreamError } from './upstream-errors.js';
@@ -82,6 +82,11 @@ export async function handleRequest(engine: Engine, req: IncomingMessage, res: S
   const plan = planRequest(engine, req, res);
   if (!plan) return;
 
+  if (countHeader(req.rawHeaders, 'host') > 1) {
+    // Two Host headers could route differently at the upstream than the one we checked.
+    replyError(res, 400, 'more than one Host header');
+    return;
+  }
   const hostHeader = rawHeaderValue(req.rawHeaders, 'host');
   if (hostHeader !== undefined && hostHeaderHost(hostHeader) !== plan.host) {
     replyError(res, 421, `Host header does not match the destination host ${plan.host}`);
@@ -89,6 +94,7 @@ export async function handleRequest(engine: Engine, req: IncomingMessage, res: S
   }
 
   const identity = await plan.identity;
+  if (res.destroyed) return; // the client left while we looked the sandbox up
   if (!identity.ok) {
     if (identity.status === 407) replyProxyAuthRequired(res);
     else replyError(res, identity.status, identity.message);
@@ -153,7 +159,15 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
       for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
         headers.push(rawHeaders[index]!.toString('latin1'), rawHeaders[index + 1]!.toString('latin1'));
       }
-      res.writeHead(statusCode, statusMessage || undefined, stripHopByHop(headers));
+      try {
+        res.writeHead(statusCode, statusMessage || undefined, stripHopByHop(headers));
+      } catch {
+        // A header Node refuses to write (invalid characters from the upstream): answer 502 instead.
+        finished = true;
+        abortUpstream?.(new Error('invalid upstream response head'));
+        replyError(res, 502, 'upstream sent a response head that cannot be relayed');
+        return false;
+      }
       res.on('drain', () => resume());
       return true;
     },

@@ -43,3 +43,13 @@ export function rawHeaderValue(rawHeaders: readonly string[], wanted: string): s
   }
   return undefined;
 }
+
+/** How many times a header appears in a raw list (case-insensitive). */
+export function countHeader(rawHeaders: readonly string[], wanted: string): number {
+  const lowerWanted = wanted.toLowerCase();
+  let count = 0;
+  for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
+    if (rawHeaders[index]!.toLowerCase() === lowerWanted) count += 1;
+  }
+  return count;
+}

@@ -103,7 +103,6 @@ export function createProxyServer(options: ProxyOptions): ProxyServer {
 
 async function drainAndClose(engine: Engine, server: Server, intercept: Server): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  if (!server.listening) server.emit('close');
   server.closeIdleConnections();
   intercept.closeIdleConnections();
   // Bounded wait for in-flight requests: poll, at most drainMs.
