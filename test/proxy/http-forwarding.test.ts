@@ -1,4 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -175,6 +176,29 @@ describe('plain HTTP: headers and bodies', () => {
     expect(result.headers).toContain('X-Upstream-Case: Kept');
   });
 
+  it('relays a large upload sent with Expect: 100-continue', async () => {
+    const payload = 'y'.repeat(3_000_000);
+    const file = join(mkdtempSync(join(tmpdir(), 'veil-body-')), 'payload');
+    writeFileSync(file, payload);
+    const result = await curl(`http://api.example.com:${fx.http.port}/big`, [
+      '-x', `http://${fx.userinfo}@127.0.0.1:${fx.proxyPort}`,
+      '-H', 'Expect: 100-continue',
+      '--data-binary', `@${file}`,
+    ]);
+    expect(result.status).toBe(200);
+    const seen = lastSeen();
+    expect(seen.body.length).toBe(payload.length);
+    expect(header(seen, 'content-length')).toBe(String(payload.length));
+    expect(header(seen, 'expect')).toBeUndefined();
+  });
+
+  it('relays HEAD without a body', async () => {
+    const result = await curl(`http://api.example.com:${fx.http.port}/head`, ['-x', `http://${fx.userinfo}@127.0.0.1:${fx.proxyPort}`, '-I']);
+    expect(result.status).toBe(200);
+    expect(result.exitCode).toBe(0);
+    expect(lastSeen().method).toBe('HEAD');
+  });
+
   it('keeps Content-Length framing for a sized body', async () => {
     await curl(`http://api.example.com:${fx.http.port}/sized`, [
       '-x', `http://${fx.userinfo}@127.0.0.1:${fx.proxyPort}`,
@@ -230,6 +254,22 @@ describe('plain HTTP: refusals', () => {
     const result = await curl(`http://127.0.0.1:${fx.proxyPort}/`, []);
     expect(result.status).toBe(400);
     expect(result.body).toContain('egress proxy');
+  });
+
+  it('answers 400 to a request with two Host headers, forwarding nothing', async () => {
+    const before = fx.http.received.length;
+    const socket = connect({ host: '127.0.0.1', port: fx.proxyPort });
+    socket.on('error', () => {});
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write(
+      `GET http://api.example.com:${fx.http.port}/ HTTP/1.1\r\nHost: api.example.com:${fx.http.port}\r\nHost: elsewhere.test\r\n` +
+        `Proxy-Authorization: Basic ${Buffer.from(fx.userinfo).toString('base64')}\r\nConnection: close\r\n\r\n`,
+    );
+    await closed;
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(fx.http.received.length).toBe(before);
   });
 
   it('answers 502 when the upstream refuses the connection', async () => {

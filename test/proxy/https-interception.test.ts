@@ -152,6 +152,13 @@ describe('HTTPS through CONNECT + interception', () => {
     expect(seen.body).toBe('payload over tls');
   });
 
+  it('intercepts a CONNECT to an IP literal (leaf for the IP, no SNI)', async () => {
+    const result = await curl(`https://127.0.0.1:${fx.https.port}/by-ip`, [...proxyArgs(), '-H', `X-Key: ${fx.secrets.exact.placeholder}`]);
+    expect(result.status, result.stderr).toBe(200);
+    expect(lastSeen().url).toBe('/by-ip');
+    expect(header(lastSeen(), 'x-key')).toBe(fx.secrets.exact.placeholder);
+  });
+
   it('answers 407 to CONNECT without valid credentials', async () => {
     const before = fx.https.received.length;
     const url = `https://api.example.com:${fx.https.port}/`;
