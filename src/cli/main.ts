@@ -8,15 +8,17 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { VeilApiError } from '../client/index.js';
 import { UsageError } from '../config/index.js';
+import { envCommand } from './commands/env.js';
 import { keysCommand } from './commands/keys.js';
 import { orgsCommand } from './commands/orgs.js';
+import { runCommand } from './commands/run.js';
 import { sandboxesCommand } from './commands/sandboxes.js';
 import { secretsCommand } from './commands/secrets.js';
 import { serveCommand } from './commands/serve.js';
 import type { CliContext, Command } from './context.js';
 
 /** The command registry, in `veil --help` order. */
-export const COMMANDS: Command[] = [serveCommand, secretsCommand, sandboxesCommand, orgsCommand, keysCommand];
+export const COMMANDS: Command[] = [serveCommand, secretsCommand, sandboxesCommand, orgsCommand, keysCommand, runCommand, envCommand];
 
 function readVersion(): string {
   try {

@@ -1,0 +1,214 @@
+/**
+ * `veil run`: register a sandbox with the given mounts, run a command with placeholders, proxy and
+ * trust settings in its env, and delete the sandbox when it ends.
+ *
+ * Two modes:
+ * - remote (VEIL_API_URL + VEIL_API_KEY): POST /sandbox on that control plane; the child uses the
+ *   shared proxy at VEIL_PROXY_URL (or a `proxyUrl` in the create reply) with the sandbox's
+ *   credentials `http://<sandboxId>:<proxyToken>@host:port`.
+ * - local (no VEIL_API_URL): the data dir opened in-process and a sidecar proxy for this one sandbox
+ *   on a free 127.0.0.1 port, so the child's proxy URL carries no credentials at all.
+ */
+import { X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { resolveCaLocation } from '../ca/location.js';
+import { trustEnv, writeTrustFiles, type TrustFiles } from '../ca/trust.js';
+import { SandboxService, toMountList } from '../client/sandboxes.js';
+import type { ClientOptions } from '../client/http.js';
+import { loadConfig, UsageError, type ConfigFlags, type Env } from '../config/index.js';
+import type { Logger } from '../log/logger.js';
+import { buildChildEnv, invalidMountEnvName, parseProxyUrl, type ProxyEndpoint } from './child-env.js';
+import { RELAYED_SIGNALS, exitCodeForSignal, runChild } from './child-process.js';
+import { openLocalVeil, stderrLogger } from './local.js';
+import { nodePreloadPath } from './preload-path.js';
+import { loadCa, startSidecarProxy } from './sidecar.js';
+
+/** What the create reply of a control plane may add beyond Daytona's shape (proposed extension). */
+interface CreateReplyExtras {
+  proxyUrl?: string;
+  caCertPem?: string;
+}
+
+/** A sandbox registered for one run, with everything the child's env needs. */
+export interface RunSandbox {
+  id: string;
+  /** `ENV -> placeholder`. */
+  placeholders: Record<string, string>;
+  proxy: ProxyEndpoint;
+  ca: { certPem: string; fingerprint: string };
+  trustDir: string;
+  /** Deletes the sandbox and releases what the run opened. Never throws; reports on stderr. */
+  release(): Promise<void>;
+}
+
+export interface RunOptions {
+  mounts: Record<string, string>;
+  sandboxName?: string | undefined;
+  command: string;
+  args: string[];
+  /** The parent environment (Veil's settings are read from it; the child inherits the rest). */
+  env: Env;
+  flags?: ConfigFlags;
+  /** `--api-url` given on the command line. */
+  apiUrl?: string | undefined;
+  stderr?: NodeJS.WritableStream;
+}
+
+/** Reads a CA certificate PEM and its SHA-256 fingerprint; throws UsageError with the file name. */
+function caFromPem(pem: string, source: string): { certPem: string; fingerprint: string } {
+  try {
+    return { certPem: pem, fingerprint: new X509Certificate(pem).fingerprint256 };
+  } catch {
+    throw new UsageError(`${source} does not hold a PEM certificate`);
+  }
+}
+
+/** The proxy's CA certificate for a remote control plane: reply, VEIL_CA_CERT_FILE, or the CA dir. */
+function remoteCa(reply: CreateReplyExtras, env: Env): { certPem: string; fingerprint: string } {
+  if (reply.caCertPem) return caFromPem(reply.caCertPem, 'the control plane reply (caCertPem)');
+  const file = env.VEIL_CA_CERT_FILE || resolveCaLocation({ dir: env.VEIL_CA_DIR || undefined }).certFile;
+  if (!existsSync(file)) {
+    throw new UsageError(`cannot find the proxy's CA certificate: set VEIL_CA_CERT_FILE to the PEM of the Veil CA your proxy uses (looked for ${file})`);
+  }
+  return caFromPem(readFileSync(file, 'utf8'), file);
+}
+
+function remoteProxyEndpoint(reply: CreateReplyExtras, env: Env, sandboxId: string, proxyToken: string | undefined): ProxyEndpoint {
+  const text = env.VEIL_PROXY_URL || reply.proxyUrl;
+  if (!text) throw new UsageError('set VEIL_PROXY_URL to the Veil proxy (e.g. http://veil-proxy:3128) when using a remote control plane');
+  let endpoint: ProxyEndpoint;
+  try {
+    endpoint = parseProxyUrl(text);
+  } catch (error) {
+    throw new UsageError(`VEIL_PROXY_URL: ${(error as Error).message}`);
+  }
+  if (!proxyToken) throw new Error('the control plane did not return a proxy token for the new sandbox');
+  return { host: endpoint.host, port: endpoint.port, credentials: { username: sandboxId, password: proxyToken } };
+}
+
+async function createRemoteSandbox(options: RunOptions, client: ClientOptions, stderr: NodeJS.WritableStream): Promise<RunSandbox> {
+  const service = new SandboxService(client);
+  const created = await service.create({ ...(options.sandboxName ? { name: options.sandboxName } : {}), secrets: options.mounts });
+  const release = async () => {
+    await service.delete(created.id).catch((error: unknown) => {
+      stderr.write(`veil: could not delete sandbox ${created.id}: ${(error as Error).message}\n`);
+    });
+  };
+  let trustDir: string | undefined;
+  try {
+    const extras = created as unknown as CreateReplyExtras;
+    const proxy = remoteProxyEndpoint(extras, options.env, created.id, created.proxyToken);
+    const ca = remoteCa(extras, options.env);
+    // Per run and private: a shared, predictable directory could be pre-seeded with a hostile bundle.
+    trustDir = await mkdtemp(join(tmpdir(), 'veil-run-'));
+    const dir = trustDir;
+    return {
+      id: created.id,
+      placeholders: created.env ?? {},
+      proxy,
+      ca,
+      trustDir: dir,
+      release: async () => {
+        await release();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await release();
+    if (trustDir) await rm(trustDir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function createLocalSandbox(options: RunOptions, logger: Logger, stderr: NodeJS.WritableStream): Promise<RunSandbox> {
+  const config = loadConfig(options.flags ?? {}, options.env);
+  const local = await openLocalVeil(config, logger);
+  const steps: Array<() => Promise<void>> = [() => local.close()];
+  const release = async () => {
+    for (const step of steps.splice(0).reverse()) {
+      await step().catch((error: unknown) => stderr.write(`veil: cleanup: ${(error as Error).message}\n`));
+    }
+  };
+  try {
+    const ca = await loadCa(config, logger);
+    const created = await local.plane.services.sandboxes.create(local.orgId, {
+      ...(options.sandboxName ? { name: options.sandboxName } : {}),
+      secrets: toMountList(options.mounts),
+    });
+    steps.push(() => local.plane.services.sandboxes.delete(local.orgId, created.id));
+    const sidecar = await startSidecarProxy({ local, config, ca, sandboxId: created.id, logger });
+    steps.push(() => sidecar.close());
+    return {
+      id: created.id,
+      placeholders: created.env,
+      proxy: { host: sidecar.host, port: sidecar.port },
+      ca: { certPem: ca.certPem, fingerprint: ca.fingerprint },
+      // Content-addressed files in the private data dir: reused across runs.
+      trustDir: join(resolve(config.dataDir), 'trust'),
+      release,
+    };
+  } catch (error) {
+    await release();
+    throw error;
+  }
+}
+
+function validateMounts(mounts: Record<string, string>): void {
+  for (const name of Object.keys(mounts)) {
+    const problem = invalidMountEnvName(name);
+    if (problem) throw new UsageError(`--secret: ${problem}`);
+  }
+}
+
+/** Runs the command under Veil and returns the exit code for `veil run` (the child's, or 128+signal). */
+export async function veilRun(options: RunOptions): Promise<number> {
+  const stderr = options.stderr ?? process.stderr;
+  validateMounts(options.mounts);
+  const apiUrl = options.apiUrl ?? (options.env.VEIL_API_URL || undefined);
+
+  // Until the child runs (and again while cleaning up), a signal must not kill Veil half-way: note
+  // it, finish the step, clean up, and exit as if the child had been killed by it.
+  let interrupted: NodeJS.Signals | undefined;
+  let childRunning = false;
+  const guards = RELAYED_SIGNALS.map((signal) => {
+    const guard = () => {
+      if (!childRunning) interrupted ??= signal;
+    };
+    process.on(signal, guard);
+    return () => process.removeListener(signal, guard);
+  });
+
+  let sandbox: RunSandbox | undefined;
+  try {
+    if (apiUrl) {
+      const apiKey = options.env.VEIL_API_KEY;
+      if (!apiKey) throw new UsageError('VEIL_API_URL is set but VEIL_API_KEY is not: set both (remote mode) or neither (local mode)');
+      sandbox = await createRemoteSandbox(options, { apiUrl, apiKey }, stderr);
+    } else {
+      sandbox = await createLocalSandbox(options, stderrLogger(options.env.VEIL_LOG_LEVEL || undefined), stderr);
+    }
+    if (interrupted) return exitCodeForSignal(interrupted);
+
+    const files: TrustFiles = await writeTrustFiles(sandbox.ca, sandbox.trustDir);
+    const preload = nodePreloadPath();
+    const env = buildChildEnv(options.env, {
+      placeholders: sandbox.placeholders,
+      proxy: sandbox.proxy,
+      trust: trustEnv(files, { javaTrustStorePassword: files.javaTrustStorePassword }),
+      nodePreload: preload,
+    });
+    if (interrupted) return exitCodeForSignal(interrupted);
+
+    childRunning = true;
+    const exit = await runChild({ command: options.command, args: options.args, env }, stderr);
+    childRunning = false;
+    return exit.exitCode;
+  } finally {
+    childRunning = false;
+    if (sandbox) await sandbox.release();
+    for (const remove of guards) remove();
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * `veil env`: the variables `veil run` would give a child, for an existing sandbox, so that any
+ * process (a container entrypoint, an IDE, a shell) can be set up by hand.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { resolve, join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { loadOrCreateCertificateAuthority, resolveCaLocation } from '../ca/index.js';
+import { trustEnv, writeTrustFiles } from '../ca/trust.js';
+import { SandboxService } from '../client/sandboxes.js';
+import { DEFAULTS, loadConfig, UsageError, type ConfigFlags, type Env } from '../config/index.js';
+import { parseProxyUrl, veilEnv, type ProxyEndpoint } from './child-env.js';
+import { openLocalVeil, stderrLogger } from './local.js';
+import { nodePreloadPath } from './preload-path.js';
+
+/** Stands in for the proxy token when it is not known: the token is shown only at sandbox creation. */
+export const PROXY_TOKEN_MARKER = '<PROXY_TOKEN>';
+const MARKER_SENTINEL = 'VEILPROXYTOKENMARKER';
+
+export interface SandboxEnvOptions {
+  /** Sandbox id (or, in local mode, its name). */
+  sandbox: string;
+  env: Env;
+  flags?: ConfigFlags;
+  apiUrl?: string | undefined;
+  proxyUrl?: string | undefined;
+  proxyToken?: string | undefined;
+  /** The proxy serves this sandbox alone (sidecar): no credentials in the proxy URL. */
+  sidecar?: boolean | undefined;
+  /** Where the trust files go; default `<data dir>/trust`. */
+  trustDir?: string | undefined;
+}
+
+export interface SandboxEnvResult {
+  vars: Record<string, string>;
+  /** True when the proxy URL holds PROXY_TOKEN_MARKER instead of the token. */
+  tokenMissing: boolean;
+  sandboxId: string;
+}
+
+function withCredentials(endpoint: ProxyEndpoint, sandboxId: string, token: string | undefined, sidecar: boolean): ProxyEndpoint {
+  if (sidecar) return { host: endpoint.host, port: endpoint.port };
+  return { host: endpoint.host, port: endpoint.port, credentials: { username: sandboxId, password: token ?? MARKER_SENTINEL } };
+}
+
+function parseProxy(text: string, setting: string): ProxyEndpoint {
+  try {
+    return parseProxyUrl(text);
+  } catch (error) {
+    throw new UsageError(`${setting}: ${(error as Error).message}`);
+  }
+}
+
+export async function sandboxEnv(options: SandboxEnvOptions): Promise<SandboxEnvResult> {
+  const env = options.env;
+  const token = options.proxyToken ?? (env.VEIL_PROXY_TOKEN || undefined);
+  const sidecar = options.sidecar === true;
+  const proxyText = options.proxyUrl ?? (env.VEIL_PROXY_URL || undefined);
+  const dataDir = options.flags?.['data-dir'] ?? (env.VEIL_DATA_DIR || DEFAULTS.dataDir);
+  const trustDir = resolve(options.trustDir ?? join(dataDir, 'trust'));
+
+  let sandboxId: string;
+  let placeholders: Record<string, string>;
+  let ca: { certPem: string; fingerprint: string };
+  let endpoint: ProxyEndpoint;
+
+  if (options.apiUrl) {
+    const apiKey = env.VEIL_API_KEY;
+    if (!apiKey) throw new UsageError('VEIL_API_URL is set but VEIL_API_KEY is not');
+    const sandbox = await new SandboxService({ apiUrl: options.apiUrl, apiKey }).get(options.sandbox);
+    sandboxId = sandbox.id;
+    placeholders = sandbox.env ?? {};
+    if (!proxyText) throw new UsageError('set VEIL_PROXY_URL (or --proxy-url) to the Veil proxy the sandbox uses');
+    endpoint = parseProxy(proxyText, options.proxyUrl ? '--proxy-url' : 'VEIL_PROXY_URL');
+    const caFile = env.VEIL_CA_CERT_FILE || resolveCaLocation({ dir: env.VEIL_CA_DIR || undefined }).certFile;
+    if (!existsSync(caFile)) throw new UsageError(`cannot find the proxy's CA certificate: set VEIL_CA_CERT_FILE (looked for ${caFile})`);
+    const pem = readFileSync(caFile, 'utf8');
+    ca = { certPem: pem, fingerprint: new X509Certificate(pem).fingerprint256 };
+  } else {
+    const config = loadConfig(options.flags ?? {}, env);
+    const logger = stderrLogger(env.VEIL_LOG_LEVEL || undefined);
+    const local = await openLocalVeil(config, logger);
+    try {
+      const sandbox = await local.plane.services.sandboxes.get(local.orgId, options.sandbox);
+      sandboxId = sandbox.id;
+      placeholders = sandbox.env;
+      const authority = await loadOrCreateCertificateAuthority(config.ca, { logger });
+      ca = { certPem: authority.certPem, fingerprint: authority.fingerprint };
+      // Default: the proxy of `veil serve` on this machine.
+      endpoint = proxyText
+        ? parseProxy(proxyText, options.proxyUrl ? '--proxy-url' : 'VEIL_PROXY_URL')
+        : { host: config.proxyListen.host === '0.0.0.0' ? '127.0.0.1' : config.proxyListen.host, port: config.proxyListen.port };
+    } finally {
+      await local.close();
+    }
+  }
+
+  const files = await writeTrustFiles(ca, trustDir);
+  const vars = veilEnv({
+    placeholders,
+    proxy: withCredentials(endpoint, sandboxId, token, sidecar),
+    trust: trustEnv(files, { javaTrustStorePassword: files.javaTrustStorePassword }),
+    nodePreload: nodePreloadPath(),
+  });
+  const tokenMissing = !sidecar && token === undefined;
+  if (tokenMissing) {
+    const encoded = encodeURIComponent(MARKER_SENTINEL);
+    for (const [name, value] of Object.entries(vars)) vars[name] = value.split(encoded).join(PROXY_TOKEN_MARKER);
+  }
+  return { vars, tokenMissing, sandboxId };
+}
+
