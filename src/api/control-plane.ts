@@ -5,7 +5,8 @@
  */
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { loadOrCreateMasterKey, ensurePrivateDir, type LoadedMasterKey } from '../crypto/master-key.js';
+import { decryptValue, DecryptionError } from '../crypto/envelope.js';
+import { loadOrCreateMasterKey, ensurePrivateDir, MasterKeyError, type LoadedMasterKey } from '../crypto/master-key.js';
 import { LocalChangeFeed } from '../events/local-feed.js';
 import type { ChangeFeed } from '../events/types.js';
 import type { Logger } from '../log/logger.js';
@@ -43,12 +44,34 @@ export interface ControlPlane {
   close(): Promise<void>;
 }
 
+/**
+ * Fails fast when the master key cannot open the stored secrets (a wrong VEIL_MASTER_KEY, or a
+ * lost master.key replaced by a fresh one) instead of failing every proxy request later. Checks
+ * the newest secret of each org.
+ */
+export async function verifyMasterKey(repository: Repository, masterKey: LoadedMasterKey): Promise<void> {
+  for (const org of await repository.listOrgs()) {
+    const { items } = await repository.pageSecrets({ orgId: org.id, limit: 1, sort: 'createdAt', order: 'desc' });
+    const secret = items[0];
+    if (!secret) continue;
+    try {
+      decryptValue(masterKey.key, { orgId: secret.orgId, secretId: secret.id }, secret.encryptedValue);
+    } catch (error) {
+      if (!(error instanceof DecryptionError)) throw error;
+      const source = masterKey.source === 'env' ? 'VEIL_MASTER_KEY' : `the master key in ${masterKey.file}`;
+      throw new MasterKeyError(`${source} does not decrypt the stored secrets (secret "${secret.name}" of org "${org.name}"); start with the master key they were written with`);
+    }
+  }
+}
+
 export async function openControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
   await ensurePrivateDir(options.dataDir);
   const masterKey = await loadOrCreateMasterKey({ env: options.masterKeyEnv, dataDir: options.dataDir });
   const ownsRepository = options.repository === undefined;
   const repository = options.repository ?? (await openSqliteRepository(join(options.dataDir, SQLITE_FILE_NAME)));
   try {
+    await verifyMasterKey(repository, masterKey);
+    if (masterKey.created) options.logger.warn({ file: masterKey.file }, 'generated a new master key: back it up, secrets cannot be decrypted without it');
     const boot = await bootstrap({ repo: repository, dataDir: options.dataDir, adminApiKey: options.adminApiKeyEnv, logger: options.logger });
     const feed = options.feed ?? new LocalChangeFeed();
     const services = createServices({ repo: repository, masterKey: masterKey.key, feed });

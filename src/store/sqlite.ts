@@ -4,7 +4,7 @@
  * instead of failing. Timestamps are stored as integer milliseconds.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConflictError } from '../errors.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
@@ -85,8 +85,11 @@ export class SqliteRepository implements Repository {
   private readonly db: Database.Database;
 
   constructor(file: string) {
+    const fresh = file !== ':memory:' && !existsSync(file);
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     this.db = new Database(file);
+    // Owner-only, set before WAL mode so SQLite gives -wal/-shm the same mode. Holds ciphertext only.
+    if (fresh) chmodSync(file, 0o600);
     this.db.pragma('busy_timeout = 10000');
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('foreign_keys = ON');

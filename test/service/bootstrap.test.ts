@@ -37,6 +37,8 @@ describe('bootstrap', () => {
     const file = join(dataDir, 'admin-api-key');
     expect((await fs.readFile(file, 'utf8')).trim()).toBe(key);
     expect((await fs.stat(file)).mode & 0o777).toBe(0o600);
+    expect((await fs.stat(join(dataDir, 'veil.db'))).mode & 0o777).toBe(0o600);
+    expect((await fs.stat(dataDir)).mode & 0o777).toBe(0o700);
     const record = await first.services.apiKeys.authenticate(key);
     expect(record!.scopes).toEqual(ADMIN_SCOPES);
     expect(record!.scopes).not.toContain('proxy:resolve');

@@ -1,6 +1,7 @@
 /** Every acknowledged write survives close + reopen of the same data dir. */
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { daytona, makeDataDir, raw, startHarness, statusOf, type Harness } from '../api/harness.js';
 
@@ -64,9 +65,22 @@ describe('restart', () => {
     await same.close();
     running.splice(running.indexOf(same), 1);
 
-    const other = await start(dataDir, randomBytes(32).toString('base64'));
-    const error = await other.cp.resolver.resolve(sandbox.id).catch((caught: unknown) => caught);
-    expect((error as Error).message).toMatch(/cannot decrypt secret "ENVKEY"/);
+    // A different key: startup refuses, naming the problem but no value.
+    const wrongKey = randomBytes(32).toString('base64');
+    const error = await start(dataDir, wrongKey).catch((caught: unknown) => caught);
+    expect((error as Error).message).toMatch(/VEIL_MASTER_KEY does not decrypt the stored secrets \(secret "ENVKEY"/);
     expect((error as Error).message).not.toContain('env-master-value');
+    expect((error as Error).message).not.toContain(wrongKey);
+    // The resolver reports the same problem per secret if a key is swapped underneath it.
+    const { LocalResolver } = await import('../../src/resolver/local.js');
+    const repo = (await import('../../src/store/sqlite.js')).openSqliteRepository(join(dataDir, 'veil.db'));
+    const opened = await repo;
+    try {
+      const resolveError = await new LocalResolver(opened, randomBytes(32)).resolve(sandbox.id).catch((caught: unknown) => caught);
+      expect((resolveError as Error).message).toMatch(/cannot decrypt secret "ENVKEY"/);
+      expect((resolveError as Error).message).not.toContain('env-master-value');
+    } finally {
+      await opened.close();
+    }
   });
 });
