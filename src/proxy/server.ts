@@ -64,8 +64,10 @@ export function createProxyServer(options: ProxyOptions): ProxyServer {
   };
   // Decrypted CONNECT streams are handed to this server; it never listens on a port.
   const intercept = createServer(serverOptions, onRequest);
-  // A non-listening server does not run the headers/request timeout checker: an idle timeout on
-  // the socket bounds slow or silent clients instead (long enough for a slow upstream answer).
+  // node:http starts its connection tracking (headers/request timeouts, closeIdleConnections) on
+  // 'listening'. This server never listens, so start it explicitly; test/proxy/robustness checks
+  // that a slow request head inside a TLS tunnel still gets 408. The socket idle timeout is a backstop.
+  intercept.emit('listening');
   intercept.timeout = Math.max(timeouts.idleMs, timeouts.upstreamHeadersMs + 5_000);
   intercept.on('clientError', onClientError);
 
@@ -112,6 +114,7 @@ async function drainAndClose(engine: Engine, server: Server, intercept: Server):
   }
   server.closeAllConnections();
   intercept.closeAllConnections();
+  intercept.close(() => {}); // stops its timeout checker; it has no port to release
   for (const socket of engine.detachedSockets) socket.destroy();
   engine.detachedSockets.clear();
   engine.cache.close();

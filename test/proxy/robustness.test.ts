@@ -117,6 +117,21 @@ describe('client and upstream failures never crash the proxy', () => {
     await stillServes(fx);
   });
 
+  it('a slow request head inside an intercepted TLS tunnel gets 408', async () => {
+    fx = await startFixture({ timeouts: { headersMs: 500 } });
+    const tunnel = await connectTunnel(fx, `api.example.com:${fx.https.port}`);
+    const tls = tlsConnect({ socket: tunnel, servername: 'api.example.com', ca: fx.veilCa.certPem });
+    tls.on('error', () => {});
+    await new Promise<void>((resolve) => tls.once('secureConnect', () => resolve()));
+    let answer = '';
+    tls.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+    tls.write('GET / HTTP/1.1\r\nHost: api.exa');
+    expect(await eventually(() => tls.closed, 200)).toBe(true);
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(fx.https.received).toHaveLength(0);
+    await stillServes(fx);
+  });
+
   it('a CONNECT client that starts a TLS handshake and goes silent is disconnected', async () => {
     fx = await startFixture({ timeouts: { tlsHandshakeMs: 300 } });
     const tunnel = await connectTunnel(fx, `api.example.com:${fx.https.port}`);
