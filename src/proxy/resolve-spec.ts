@@ -21,3 +21,13 @@ export function parseResolveSpec(spec: string | undefined): Map<string, string> 
   }
   return pins;
 }
+
+/**
+ * Pins from already parsed entries (VeilConfig.resolve: `{host, port?, address}`). Pins apply to a
+ * host on every port: a port in the entry is accepted and ignored.
+ */
+export function pinsFromEntries(entries: Iterable<{ host: string; address: string }>): Map<string, string> {
+  const pins = new Map<string, string>();
+  for (const entry of entries) pins.set(normalizeDestinationHost(entry.host), entry.address.replace(/^\[(.*)\]$/, '$1'));
+  return pins;
+}

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { hostHeaderHost, parseAbsoluteTarget, parseConnectTarget } from '../../src/proxy/destination.js';
 import { countHeader, stripHopByHop } from '../../src/proxy/hop-by-hop.js';
 import { parseProxyAuthorization, tokenMatchesHash } from '../../src/proxy/proxy-auth.js';
-import { parseResolveSpec } from '../../src/proxy/resolve-spec.js';
+import { parseResolveSpec, pinsFromEntries } from '../../src/proxy/resolve-spec.js';
 import { classifyUpstreamError } from '../../src/proxy/upstream-errors.js';
 import { sha256Hex } from '../helpers/proxy-fixture.js';
 
@@ -88,6 +88,13 @@ describe('parseResolveSpec', () => {
     expect(parseResolveSpec(undefined).size).toBe(0);
     expect(() => parseResolveSpec('host')).toThrow(/host=ip/);
     expect(() => parseResolveSpec('host=not-an-ip')).toThrow(/not an IP/);
+  });
+
+  it('builds pins from parsed config entries', () => {
+    expect([...pinsFromEntries([{ host: 'API.Example.com.', address: '10.0.0.1' }, { host: 'v6.test', address: '[::1]' }])]).toEqual([
+      ['api.example.com', '10.0.0.1'],
+      ['v6.test', '::1'],
+    ]);
   });
 });
 
