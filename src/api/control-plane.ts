@@ -71,7 +71,6 @@ export async function openControlPlane(options: ControlPlaneOptions): Promise<Co
   const repository = options.repository ?? (await openSqliteRepository(join(options.dataDir, SQLITE_FILE_NAME)));
   try {
     await verifyMasterKey(repository, masterKey);
-    if (masterKey.created) options.logger.warn({ file: masterKey.file }, 'generated a new master key: back it up, secrets cannot be decrypted without it');
     const boot = await bootstrap({ repo: repository, dataDir: options.dataDir, adminApiKey: options.adminApiKeyEnv, logger: options.logger });
     const feed = options.feed ?? new LocalChangeFeed();
     const services = createServices({ repo: repository, masterKey: masterKey.key, feed });
