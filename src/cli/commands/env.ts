@@ -1,9 +1,11 @@
 import { UsageError } from '../../config/index.js';
 import { ENV_FORMATS, formatEnv, type EnvFormat } from '../../runtime/env-format.js';
-import { PROXY_TOKEN_MARKER, sandboxEnv } from '../../runtime/sandbox-env.js';
 import { expectPositionals, parseCommandArgs } from '../args.js';
 import type { CliContext, Command } from '../context.js';
 import { apiUrlFrom } from '../remote.js';
+
+/** Stands in for an unknown proxy token (same text as runtime/sandbox-env.ts). */
+const PROXY_TOKEN_MARKER = '<PROXY_TOKEN>';
 
 const HELP = `Usage: veil env --sandbox ID [options]
 
@@ -53,6 +55,7 @@ async function run(args: string[], context: CliContext): Promise<number> {
   if (!(ENV_FORMATS as readonly string[]).includes(format)) {
     throw new UsageError(`--format: expected one of ${ENV_FORMATS.join('|')}, got ${JSON.stringify(values.format)}`);
   }
+  const { sandboxEnv } = await import('../../runtime/sandbox-env.js');
   const result = await sandboxEnv({
     sandbox: values.sandbox,
     env: context.env,

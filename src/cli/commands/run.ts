@@ -1,5 +1,4 @@
 import { UsageError } from '../../config/index.js';
-import { veilRun } from '../../runtime/run.js';
 import { parseCommandArgs, parseMounts } from '../args.js';
 import type { CliContext, Command } from '../context.js';
 import { apiUrlFrom } from '../remote.js';
@@ -70,6 +69,8 @@ async function run(args: string[], context: CliContext): Promise<number> {
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])} before the command`);
   const [command, ...commandArgs] = split.command;
   if (command === undefined) throw new UsageError('veil run: give the command after --, e.g. veil run --secret OPENAI_API_KEY=openai -- python3 agent.py');
+  // Loaded lazily: the store, proxy and CA code only when a run happens.
+  const { veilRun } = await import('../../runtime/run.js');
   return veilRun({
     mounts: parseMounts(values.secret),
     sandboxName: values['sandbox-name'],

@@ -1,14 +1,17 @@
-import { SecretService, type Secret, type SecretLocation, type UpdateSecretParams } from '../../client/index.js';
+import type { Secret, SecretLocation, UpdateSecretParams } from '../../client/index.js';
 import { UsageError } from '../../config/index.js';
 import { expectPositionals, parseCommandArgs, splitSubcommand, splitList } from '../args.js';
 import type { CliContext, Command } from '../context.js';
 import { listOrDash, orDash, printFields, printJson, printTable } from '../output.js';
-import { clientOptionsFrom, REMOTE_FLAGS } from '../remote.js';
+import { openSecretsBackend, type SecretsBackend } from '../../runtime/secrets-backend.js';
+import { REMOTE_FLAGS } from '../remote.js';
 import { readSecretValue } from '../secret-input.js';
 
 const HELP = `Usage: veil secrets <subcommand> [options]
 
-Manage the organization's secrets on the control plane (VEIL_API_URL, VEIL_API_KEY).
+Manage the organization's secrets on the control plane (VEIL_API_URL, VEIL_API_KEY), or, when no
+API URL is set or --data-dir is given, directly in the data directory (VEIL_DATA_DIR, default
+./.veil; "create" initializes it) for local use with "veil run".
 
 Subcommands:
   list                          list secrets
@@ -32,11 +35,13 @@ terminal, or from --value-file. update changes the value only with --value-file 
 Common options:
   --json                        machine-readable output
   --api-url URL                 overrides VEIL_API_URL
+  --data-dir DIR                work on this data directory (local mode)
   -h, --help                    this help
 `;
 
 const FLAGS = {
   ...REMOTE_FLAGS,
+  'data-dir': { type: 'string' },
   description: { type: 'string' },
   host: { type: 'string', multiple: true },
   location: { type: 'string', multiple: true },
@@ -87,74 +92,80 @@ async function run(args: string[], context: CliContext): Promise<number> {
   onlyFor(['create', 'update'], ['description', 'host', 'location', 'value-file']);
   onlyFor(['update'], ['name']);
 
-  switch (subcommand) {
-    case 'list': {
-      expectPositionals(positionals, []);
-      const secrets = await new SecretService(clientOptionsFrom(context.env, values['api-url'])).list();
-      if (json) printJson(out, secrets);
-      else
-        printTable(
-          out,
-          ['NAME', 'ID', 'PLACEHOLDER', 'HOSTS', 'LOCATIONS'],
-          secrets.map((s) => [s.name, s.id, s.placeholder, listOrDash(s.hosts), listOrDash(s.locations)]),
-          '(no secrets)',
-        );
-      return 0;
-    }
-    case 'get': {
-      const [idOrName] = expectPositionals(positionals, ['idOrName']);
-      const secret = await new SecretService(clientOptionsFrom(context.env, values['api-url'])).get(idOrName!);
-      if (json) printJson(out, secret);
-      else printSecret(out, secret);
-      return 0;
-    }
-    case 'create': {
-      const [name] = expectPositionals(positionals, ['name']);
-      const options = clientOptionsFrom(context.env, values['api-url']);
-      const hosts = splitList(values.host);
-      const locations = parseLocations(values.location);
-      const value = await readSecretValue({ valueFile: values['value-file'], stdin: context.stdin, stdinByDefault: true });
-      if (value === undefined) throw new UsageError('secrets create: give the value on stdin (e.g. `veil secrets create NAME < file`) or with --value-file FILE; it is never accepted as an argument');
-      const secret = await new SecretService(options).create({
-        name: name!,
-        value,
-        ...(values.description !== undefined ? { description: values.description } : {}),
-        ...(hosts.length > 0 ? { hosts } : {}),
-        ...(locations ? { locations } : {}),
-      });
-      if (json) printJson(out, secret);
-      else printSecret(out, secret);
-      if (!json && secret.hosts.length === 0) {
-        context.stderr.write('note: this secret has no allowed hosts, so the proxy will not substitute it anywhere (add --host)\n');
+  let opened: SecretsBackend | undefined;
+  const backend = async () => (opened ??= await openSecretsBackend(context.env, values, { initialize: subcommand === 'create' }));
+  try {
+    switch (subcommand) {
+      case 'list': {
+        expectPositionals(positionals, []);
+        const secrets = await (await backend()).list();
+        if (json) printJson(out, secrets);
+        else
+          printTable(
+            out,
+            ['NAME', 'ID', 'PLACEHOLDER', 'HOSTS', 'LOCATIONS'],
+            secrets.map((s) => [s.name, s.id, s.placeholder, listOrDash(s.hosts), listOrDash(s.locations)]),
+            '(no secrets)',
+          );
+        return 0;
       }
-      return 0;
+      case 'get': {
+        const [idOrName] = expectPositionals(positionals, ['idOrName']);
+        const secret = await (await backend()).get(idOrName!);
+        if (json) printJson(out, secret);
+        else printSecret(out, secret);
+        return 0;
+      }
+      case 'create': {
+        const [name] = expectPositionals(positionals, ['name']);
+        const secrets = await backend();
+        const hosts = splitList(values.host);
+        const locations = parseLocations(values.location);
+        const value = await readSecretValue({ valueFile: values['value-file'], stdin: context.stdin, stdinByDefault: true });
+        if (value === undefined) throw new UsageError('secrets create: give the value on stdin (e.g. `veil secrets create NAME < file`) or with --value-file FILE; it is never accepted as an argument');
+        const secret = await secrets.create({
+          name: name!,
+          value,
+          ...(values.description !== undefined ? { description: values.description } : {}),
+          ...(hosts.length > 0 ? { hosts } : {}),
+          ...(locations ? { locations } : {}),
+        });
+        if (json) printJson(out, secret);
+        else printSecret(out, secret);
+        if (!json && secret.hosts.length === 0) {
+          context.stderr.write('note: this secret has no allowed hosts, so the proxy will not substitute it anywhere (add --host)\n');
+        }
+        return 0;
+      }
+      case 'update': {
+        const [idOrName] = expectPositionals(positionals, ['idOrName']);
+        const secrets = await backend();
+        const locations = parseLocations(values.location);
+        const value = await readSecretValue({ valueFile: values['value-file'], stdin: context.stdin, stdinByDefault: false });
+        const patch: UpdateSecretParams = {};
+        if (values.name !== undefined) patch.name = values.name;
+        if (values.description !== undefined) patch.description = values.description;
+        if (values.host !== undefined) patch.hosts = splitList(values.host);
+        if (locations) patch.locations = locations;
+        if (value !== undefined) patch.value = value;
+        if (Object.keys(patch).length === 0) throw new UsageError('secrets update: nothing to change (give --name, --description, --host, --location or --value-file)');
+        const secret = await secrets.update(idOrName!, patch);
+        if (json) printJson(out, secret);
+        else printSecret(out, secret);
+        return 0;
+      }
+      case 'delete': {
+        const [idOrName] = expectPositionals(positionals, ['idOrName']);
+        await (await backend()).delete(idOrName!);
+        if (json) printJson(out, { deleted: idOrName });
+        else out.write(`deleted secret ${idOrName}\n`);
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown subcommand "secrets ${subcommand}" (try: veil secrets --help)`);
     }
-    case 'update': {
-      const [idOrName] = expectPositionals(positionals, ['idOrName']);
-      const options = clientOptionsFrom(context.env, values['api-url']);
-      const locations = parseLocations(values.location);
-      const value = await readSecretValue({ valueFile: values['value-file'], stdin: context.stdin, stdinByDefault: false });
-      const patch: UpdateSecretParams = {};
-      if (values.name !== undefined) patch.name = values.name;
-      if (values.description !== undefined) patch.description = values.description;
-      if (values.host !== undefined) patch.hosts = splitList(values.host);
-      if (locations) patch.locations = locations;
-      if (value !== undefined) patch.value = value;
-      if (Object.keys(patch).length === 0) throw new UsageError('secrets update: nothing to change (give --name, --description, --host, --location or --value-file)');
-      const secret = await new SecretService(options).update(idOrName!, patch);
-      if (json) printJson(out, secret);
-      else printSecret(out, secret);
-      return 0;
-    }
-    case 'delete': {
-      const [idOrName] = expectPositionals(positionals, ['idOrName']);
-      await new SecretService(clientOptionsFrom(context.env, values['api-url'])).delete(idOrName!);
-      if (json) printJson(out, { deleted: idOrName });
-      else out.write(`deleted secret ${idOrName}\n`);
-      return 0;
-    }
-    default:
-      throw new UsageError(`unknown subcommand "secrets ${subcommand}" (try: veil secrets --help)`);
+  } finally {
+    await opened?.close();
   }
 }
 

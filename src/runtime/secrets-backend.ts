@@ -1,0 +1,67 @@
+/**
+ * Where `veil secrets` acts: the control plane over HTTP (VEIL_API_URL set, no --data-dir), or the
+ * data directory in-process (local mode, the same store `veil run` uses; safe next to a running
+ * `veil serve` thanks to SQLite WAL). Mirrors src/cli/admin-backend.ts for orgs/keys.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { SQLITE_FILE } from '../app/repository.js';
+import { SecretService, type CreateSecretParams, type Secret, type UpdateSecretParams } from '../client/index.js';
+import { loadConfig, UsageError, type Env } from '../config/index.js';
+import { clientOptionsFrom, apiUrlFrom } from '../cli/remote.js';
+
+export interface SecretsBackend {
+  /** The API URL or the data directory, for messages. */
+  readonly where: string;
+  list(): Promise<Secret[]>;
+  get(idOrName: string): Promise<Secret>;
+  create(params: CreateSecretParams): Promise<Secret>;
+  update(idOrName: string, params: UpdateSecretParams): Promise<Secret>;
+  delete(idOrName: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface SecretsBackendFlags {
+  'api-url'?: string | undefined;
+  'data-dir'?: string | undefined;
+}
+
+/**
+ * `initialize`: may create the data directory (master key, database, bootstrap admin key) when it
+ * holds no Veil data yet: true for `secrets create`, the first step of local use. Other
+ * subcommands refuse an empty directory, so a typo does not conjure an empty store.
+ */
+export async function openSecretsBackend(env: Env, flags: SecretsBackendFlags, options: { initialize: boolean }): Promise<SecretsBackend> {
+  const apiUrl = apiUrlFrom(env, flags['api-url']);
+  if (apiUrl && flags['data-dir'] === undefined) {
+    const service = new SecretService(clientOptionsFrom(env, flags['api-url']));
+    return {
+      where: apiUrl,
+      list: () => service.list(),
+      get: (idOrName) => service.get(idOrName),
+      create: (params) => service.create(params),
+      update: (idOrName, params) => service.update(idOrName, params),
+      delete: (idOrName) => service.delete(idOrName),
+      close: async () => undefined,
+    };
+  }
+  const config = loadConfig(flags['data-dir'] !== undefined ? { 'data-dir': flags['data-dir'] } : {}, env);
+  if (!config.databaseUrl && !options.initialize && !existsSync(join(config.dataDir, SQLITE_FILE))) {
+    throw new UsageError(
+      `no Veil data in ${JSON.stringify(config.dataDir)} (no ${SQLITE_FILE}); create a secret first, pass --data-dir, or set VEIL_API_URL and VEIL_API_KEY`,
+    );
+  }
+  // Loaded lazily: client-only use of the CLI should not open native modules.
+  const { LocalSecretService, openLocalVeil, stderrLogger } = await import('./local.js');
+  const local = await openLocalVeil(config, stderrLogger(env.VEIL_LOG_LEVEL || undefined));
+  const service = new LocalSecretService(local);
+  return {
+    where: config.databaseUrl ? 'the PostgreSQL database' : config.dataDir,
+    list: () => service.list(),
+    get: (idOrName) => service.get(idOrName),
+    create: (params) => service.create(params),
+    update: (idOrName, params) => service.update(idOrName, params),
+    delete: (idOrName) => service.delete(idOrName),
+    close: () => local.close(),
+  };
+}
