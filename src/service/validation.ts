@@ -44,9 +44,13 @@ export function validateSecretName(input: unknown, field = 'name'): string {
   return name;
 }
 
-/** Checks type and size only: the message never includes the value. */
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Checks type, encoding and size only: the message never includes the value. */
 export function validateSecretValue(input: unknown): string {
   if (typeof input !== 'string') throw new BadRequestError('value is required and must be a string');
+  // An unpaired surrogate would not survive UTF-8 encoding: the stored value would differ.
+  if (UNPAIRED_SURROGATE.test(input)) throw new BadRequestError('value must be valid Unicode (it contains an unpaired surrogate)');
   const bytes = Buffer.byteLength(input, 'utf8');
   if (bytes === 0) throw new BadRequestError('value must not be empty');
   if (bytes > SECRET_VALUE_MAX_BYTES) throw new BadRequestError(`value must be at most ${SECRET_VALUE_MAX_BYTES} bytes (UTF-8), got ${bytes}`);

@@ -82,6 +82,8 @@ describe('secrets through @daytonaio/api-client', () => {
       [{ name: 'ok_name', value: '' }, /^value must not be empty/],
       [{ name: 'ok_name', value: 'x'.repeat(64 * 1024 + 1) }, /^value must be at most 65536 bytes/],
       [{ name: 'ok_name', value: 'é'.repeat(32 * 1024 + 1) }, /^value must be at most 65536 bytes/],
+      [{ name: 'ok_name', value: 'lone-\ud800-surrogate' }, /^value must be valid Unicode/],
+      [{ name: 'ok_name', value: 42 }, /^value is required and must be a string/],
       [{ name: 'ok_name', value: 'v-VALUE-400', description: 'd'.repeat(1025) }, /^description must be at most 1024/],
       [{ name: 'ok_name', value: 'v-VALUE-400', hosts: ['a.com', 'b.com', 'a.com:443'] }, /^hosts: entry 2 \("a\.com:443"\) must not contain a port/],
       [{ name: 'ok_name', value: 'v-VALUE-400', hosts: ['https://a.com'] }, /^hosts: entry 0 .*no scheme/],
@@ -97,6 +99,7 @@ describe('secrets through @daytonaio/api-client', () => {
     }
     // A value exactly at the limit is fine, and none of the rejected requests created anything.
     expect((await raw(harness, 'POST', '/secret', { body: { name: 'at_limit', value: 'x'.repeat(64 * 1024) } })).status).toBe(201);
+    expect((await raw(harness, 'POST', '/secret', { body: { name: 'emoji', value: 'key-\u{1F511}-paired' } })).status).toBe(201);
     const names = (await api.secrets.listSecrets()).data.map((secret) => secret.name);
     expect(names).not.toContain('ok_name');
   });
