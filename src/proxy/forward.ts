@@ -25,6 +25,11 @@ function uniqueNames(items: readonly { name: string }[]): string {
   return [...new Set(items.map((item) => item.name))].join(', ');
 }
 
+/** `NAME (header), OTHER (url)`: which secret, and where it was found. */
+function namesWithPlace(items: readonly { name: string; where: string }[]): string {
+  return [...new Set(items.map((item) => `${item.name} (${item.where})`))].join(', ');
+}
+
 /** Where the request goes and who sent it; replies itself and returns null when it cannot proceed. */
 function planRequest(engine: Engine, req: IncomingMessage, res: ServerResponse): RequestPlan | null {
   const url = req.url ?? '';
@@ -110,16 +115,16 @@ export async function handleRequest(engine: Engine, req: IncomingMessage, res: S
   });
   const log = { sandboxId: identity.sandboxId, method: req.method, host: plan.host, port: plan.port, scheme: plan.scheme };
   if (rewritten.unsafe.length > 0) {
-    const names = uniqueNames(rewritten.unsafe);
+    const names = namesWithPlace(rewritten.unsafe);
     engine.logger.warn({ ...log, secrets: names }, 'refused: secret value unsafe for a header or URL');
-    replyError(res, 400, `secret ${names} cannot be used in a header or URL: its value contains CR, LF or NUL`);
+    replyError(res, 400, `secret ${names}: its value cannot be placed there safely (control characters such as CR, LF or NUL); request refused`);
     return;
   }
   if (rewritten.disallowed.length > 0) {
-    const names = uniqueNames(rewritten.disallowed);
+    const names = namesWithPlace(rewritten.disallowed);
     if (engine.disallowed === 'block') {
       engine.logger.warn({ ...log, secrets: names }, 'blocked: placeholder sent to a host not on its allowlist');
-      replyError(res, 403, `secret ${names} may not be sent to host ${plan.host}; request blocked`);
+      replyError(res, 403, `secret ${names} may not be sent to host ${plan.host} (not on its allowlist, or that location is not enabled); request blocked`);
       return;
     }
     engine.logger.info({ ...log, secrets: names }, 'placeholder forwarded unchanged: host not on its allowlist');
