@@ -125,6 +125,7 @@ async function readOrCreateInDir(
   await mkdir(location.dir, { recursive: true, mode: 0o700 });
   const deadline = Date.now() + PUBLISH_WAIT_MS;
   let created = false;
+  let creationAttempts = 0;
   // Bounded: each pass either returns, throws, or sleeps; the wait for a half-published pair has a deadline.
   for (let pass = 0; pass < PUBLISH_WAIT_MS / POLL_MS + 10; pass++) {
     const [hasCert, hasKey] = await Promise.all([exists(location.certFile), exists(location.keyFile)]);
@@ -136,6 +137,10 @@ async function readOrCreateInDir(
       throw new CaError(`found ${location.certFile} but not ${location.keyFile}; restore the key, or delete ${location.certFile} to create a new CA`);
     }
     if (!hasKey) {
+      // A second lost race with both names still unreadable means something odd sits there (a dangling symlink).
+      if (creationAttempts++ >= 2) {
+        throw new CaError(`could not create the CA in ${location.dir}: ${location.keyFile} or ${location.certFile} exists but cannot be read`);
+      }
       created = await tryCreate(location);
       continue;
     }

@@ -17,7 +17,14 @@ const DNS_LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
  * client never reaches the certificate builder.
  */
 export function certificateHostFor(servername: string): CertificateHost {
-  const name = normalizeDestinationHost(String(servername));
+  let name: string;
+  try {
+    name = normalizeDestinationHost(String(servername));
+  } catch {
+    // e.g. an IPv6 literal with a zone id, which URL parsing refuses.
+    throw new CaError(`cannot issue a certificate for invalid host ${JSON.stringify(String(servername).slice(0, 100))}`);
+  }
+  if (name.includes('%')) throw new CaError(`cannot issue a certificate for an address with a zone id (${JSON.stringify(name.slice(0, 100))})`);
   if (isIP(name) !== 0) return { name, kind: 'ip' };
   if (name === '') throw new CaError('cannot issue a certificate without a host name (no SNI and no CONNECT host)');
   if (name.length > MAX_DNS_NAME || !name.split('.').every((label) => DNS_LABEL.test(label))) {

@@ -1,11 +1,13 @@
 /** Where the CA lives: creation (modes, race safety), reloading, explicit files, broken pairs. */
 import { X509Certificate } from 'node:crypto';
-import { chmod, copyFile, mkdir, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, readFile, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { loadOrCreateCertificateAuthority } from '../../src/ca/authority.js';
 import type { CaLogger } from '../../src/ca/ca-files.js';
 import { CaError } from '../../src/ca/errors.js';
+import { createLogger } from '../../src/log/logger.js';
 import { bundleCaModule, nodeHandshake, opensslCa, removeTempDirs, run, startTlsServer, tempDir } from './support.js';
 
 afterAll(removeTempDirs);
@@ -235,4 +237,29 @@ test('the key-readable warning is real: a 0600 key after chmod gives none', asyn
   const quiet = recordingLogger();
   await loadOrCreateCertificateAuthority({ dir }, { logger: quiet });
   expect(quiet.warnings).toEqual([]);
+});
+
+test('the warning goes through a real pino logger with the file and its mode', async () => {
+  const dir = join(await tempDir(), 'certs');
+  const ca = await loadOrCreateCertificateAuthority({ dir });
+  await chmod(ca.keyFile, 0o604);
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      lines.push(chunk.toString());
+      callback();
+    },
+  });
+  await loadOrCreateCertificateAuthority({ dir }, { logger: createLogger({ level: 'info' }, destination) });
+  const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  expect(entries).toHaveLength(1);
+  expect(entries[0]).toMatchObject({ level: 40, keyFile: ca.keyFile, mode: '0604', msg: 'CA private key file is readable by group or others; run chmod 600 on it' });
+});
+
+test('a dangling symlink where ca-key.pem should be gives a clear error, not an endless retry', async () => {
+  const dir = join(await tempDir(), 'certs');
+  await mkdir(dir, { recursive: true });
+  await symlink(join(dir, 'nowhere.pem'), join(dir, 'ca-key.pem'));
+  await expect(loadOrCreateCertificateAuthority({ dir })).rejects.toThrow(/exists but cannot be read/);
+  expect((await readdir(dir)).sort()).toEqual(['ca-key.pem']);
 });

@@ -217,7 +217,7 @@ describe('minting and caching', () => {
     expect(ca.stats().hits - after.hits).toBe(1);
   });
 
-  test.each([[''], ['bad host'], ['*.example.com'], ['a..b'], [`${'x'.repeat(64)}.example.com`]])(
+  test.each([[''], ['bad host'], ['*.example.com'], ['a..b'], [`${'x'.repeat(64)}.example.com`], ['fe80::1%eth0'], ['[fe80::1%25eth0]']])(
     'refuses to mint for %j',
     async (name) => {
       await expect(ca.secureContextFor(name)).rejects.toBeInstanceOf(CaError);
