@@ -39,6 +39,15 @@ export interface PostgresRepositoryOptions {
 const DEFAULT_POOL_SIZE = 10;
 
 /**
+ * PostgreSQL text cannot hold NUL, and a query parameter containing one fails with an encoding
+ * error. No stored key can contain NUL, so lookups with one (e.g. an untrusted sandbox id from a
+ * proxy's Basic auth) simply find nothing, as they do in SQLite.
+ */
+function containsNul(...texts: string[]): boolean {
+  return texts.some((text) => text.includes('\u0000'));
+}
+
+/**
  * Opens a pool and applies pending migrations (like openSqliteRepository). Safe for several
  * replicas to do at the same time: migrations serialize on an advisory lock.
  */
@@ -97,11 +106,13 @@ class PostgresRepository implements Repository {
   }
 
   async getOrg(id: string): Promise<OrgRecord | null> {
+    if (containsNul(id)) return null;
     const row = await this.one<OrgRow>('SELECT id, name, created_at FROM orgs WHERE id = $1', [id]);
     return row ? orgFromRow(row) : null;
   }
 
   async getOrgByName(name: string): Promise<OrgRecord | null> {
+    if (containsNul(name)) return null;
     const row = await this.one<OrgRow>('SELECT id, name, created_at FROM orgs WHERE name = $1', [name]);
     return row ? orgFromRow(row) : null;
   }
@@ -122,11 +133,13 @@ class PostgresRepository implements Repository {
   }
 
   async getApiKey(id: string): Promise<ApiKeyRecord | null> {
+    if (containsNul(id)) return null;
     const row = await this.one<ApiKeyRow>(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE id = $1`, [id]);
     return row ? apiKeyFromRow(row) : null;
   }
 
   async listApiKeys(orgId: string): Promise<ApiKeyRecord[]> {
+    if (containsNul(orgId)) return [];
     const result = await this.pool.query<ApiKeyRow>(
       `SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE org_id = $1 ORDER BY created_at, id`,
       [orgId],
@@ -135,6 +148,7 @@ class PostgresRepository implements Repository {
   }
 
   async deleteApiKey(orgId: string, id: string): Promise<boolean> {
+    if (containsNul(orgId, id)) return false;
     const result = await this.pool.query('DELETE FROM api_keys WHERE org_id = $1 AND id = $2', [orgId, id]);
     return (result.rowCount ?? 0) > 0;
   }
@@ -162,16 +176,19 @@ class PostgresRepository implements Repository {
   }
 
   async getSecret(orgId: string, id: string): Promise<SecretRecord | null> {
+    if (containsNul(orgId, id)) return null;
     const row = await this.one<SecretRow>(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE org_id = $1 AND id = $2`, [orgId, id]);
     return row ? secretFromRow(row) : null;
   }
 
   async getSecretByName(orgId: string, name: string): Promise<SecretRecord | null> {
+    if (containsNul(orgId, name)) return null;
     const row = await this.one<SecretRow>(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE org_id = $1 AND name = $2`, [orgId, name]);
     return row ? secretFromRow(row) : null;
   }
 
   async listSecrets(orgId: string): Promise<SecretRecord[]> {
+    if (containsNul(orgId)) return [];
     const result = await this.pool.query<SecretRow>(
       `SELECT ${SECRET_COLUMNS} FROM secrets WHERE org_id = $1 ORDER BY created_at, id`,
       [orgId],
@@ -180,6 +197,8 @@ class PostgresRepository implements Repository {
   }
 
   async pageSecrets(query: SecretPageQuery): Promise<SecretPage> {
+    // A NUL in the filter can match no stored name; one in the cursor id sorts nowhere useful.
+    if (containsNul(query.orgId, query.nameContains ?? '')) return { items: [], total: 0 };
     const statement = buildSecretPageStatement(query);
     const result = await this.pool.query<SecretRow & { total: number }>(statement.text, statement.values);
     const first = result.rows[0];
@@ -189,6 +208,7 @@ class PostgresRepository implements Repository {
   }
 
   async updateSecret(orgId: string, id: string, patch: SecretPatch): Promise<SecretRecord | null> {
+    if (containsNul(orgId, id)) return null;
     // Only the fields present in the patch are assigned; undefined means "leave as is".
     const assignments: string[] = [];
     const values: unknown[] = [orgId, id];
@@ -211,6 +231,7 @@ class PostgresRepository implements Repository {
   }
 
   async deleteSecret(orgId: string, id: string): Promise<boolean> {
+    if (containsNul(orgId, id)) return false;
     // Mounts referencing the secret go with it (ON DELETE CASCADE).
     const result = await this.pool.query('DELETE FROM secrets WHERE org_id = $1 AND id = $2', [orgId, id]);
     return (result.rowCount ?? 0) > 0;
@@ -230,14 +251,17 @@ class PostgresRepository implements Repository {
   }
 
   async getSandbox(orgId: string, id: string): Promise<SandboxRecord | null> {
+    if (containsNul(orgId, id)) return null;
     return this.loadSandbox('org_id = $1 AND id = $2', [orgId, id]);
   }
 
   async getSandboxById(id: string): Promise<SandboxRecord | null> {
+    if (containsNul(id)) return null;
     return this.loadSandbox('id = $1', [id]);
   }
 
   async listSandboxes(orgId: string): Promise<SandboxRecord[]> {
+    if (containsNul(orgId)) return [];
     const sandboxes = await this.pool.query<SandboxRow>(
       `SELECT ${SANDBOX_COLUMNS} FROM sandboxes WHERE org_id = $1 ORDER BY created_at, id`,
       [orgId],
@@ -262,6 +286,7 @@ class PostgresRepository implements Repository {
     mounts: SandboxMountRecord[],
     updatedAt: Date,
   ): Promise<SandboxRecord | null> {
+    if (containsNul(orgId, id)) return null;
     return this.transaction(async (client) => {
       // The UPDATE row-locks the sandbox, so concurrent replacements of one sandbox serialize.
       const updated = await client.query<SandboxRow>(
@@ -277,6 +302,7 @@ class PostgresRepository implements Repository {
   }
 
   async deleteSandbox(orgId: string, id: string): Promise<boolean> {
+    if (containsNul(orgId, id)) return false;
     const result = await this.pool.query('DELETE FROM sandboxes WHERE org_id = $1 AND id = $2', [orgId, id]);
     return (result.rowCount ?? 0) > 0;
   }

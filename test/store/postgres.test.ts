@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConflictError } from '../../src/errors.js';
+import { BadRequestError, ConflictError } from '../../src/errors.js';
 import { openPostgresRepository } from '../../src/store/postgres.js';
 import { PG_MIGRATIONS } from '../../src/store/pg/migrations.js';
 import type { Repository, SecretPageQuery } from '../../src/store/types.js';
@@ -103,6 +103,16 @@ describe('PostgreSQL repository with several replicas', () => {
       expect(await b.deleteSecret(org.id, secret.id)).toBe(true);
       expect(await a.getSecret(org.id, secret.id)).toBeNull();
     });
+  });
+
+  it('answers text PostgreSQL cannot store (NUL) with BadRequestError instead of a driver error', async () => {
+    const repo = await openReplica(newSchema());
+    const org = await newOrg(repo);
+    await expect(newSecret(repo, org.id, { description: 'a\u0000b' })).rejects.toBeInstanceOf(BadRequestError);
+    expect(await repo.listSecrets(org.id)).toEqual([]);
+    // A NUL in the name filter cannot match any stored name (and must not raise a driver error).
+    await newSecret(repo, org.id);
+    expect(await repo.pageSecrets({ orgId: org.id, limit: 5, sort: 'name', order: 'asc', nameContains: '\u0000' })).toEqual({ items: [], total: 0 });
   });
 
   it('rejects a schema name that would need quoting', async () => {

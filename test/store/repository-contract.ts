@@ -487,6 +487,25 @@ export function describeRepositoryContract(
       });
     });
 
+    it('finds nothing (instead of failing) for keys containing NUL, as untrusted input may', async () => {
+      const org = await newOrg(repo);
+      const secret = await newSecret(repo, org.id);
+      const sandbox = await repo.createSandbox(sandboxRecord(org.id, { mounts: [{ env: 'K', secretId: secret.id }] }));
+      const nul = `${sandbox.id}\u0000`;
+      expect(await repo.getSandboxById(nul)).toBeNull();
+      expect(await repo.getSandbox(org.id, nul)).toBeNull();
+      expect(await repo.getApiKey('\u0000')).toBeNull();
+      expect(await repo.getOrg(`${org.id}\u0000`)).toBeNull();
+      expect(await repo.getOrgByName(`${org.name}\u0000`)).toBeNull();
+      expect(await repo.getSecret(org.id, `${secret.id}\u0000`)).toBeNull();
+      expect(await repo.getSecretByName(org.id, `${secret.name}\u0000`)).toBeNull();
+      expect(await repo.updateSecret(org.id, `${secret.id}\u0000`, { description: 'x', updatedAt: msDate(1) })).toBeNull();
+      expect(await repo.deleteSecret(org.id, `${secret.id}\u0000`)).toBe(false);
+      expect(await repo.deleteSandbox(org.id, nul)).toBe(false);
+      expect(await repo.replaceSandboxMounts(org.id, nul, [], msDate(1))).toBeNull();
+      expect(await repo.getSandboxById(sandbox.id)).toEqual(sandbox);
+    });
+
     it('keeps placeholders unique across the whole store', async () => {
       const org = await newOrg(repo);
       const placeholder = fakePlaceholder();

@@ -1,4 +1,4 @@
-import { ConflictError } from '../../errors.js';
+import { BadRequestError, ConflictError } from '../../errors.js';
 
 /** The subset of node-postgres' DatabaseError we look at. */
 interface PgDatabaseError {
@@ -8,6 +8,8 @@ interface PgDatabaseError {
 
 const UNIQUE_VIOLATION = '23505';
 const FOREIGN_KEY_VIOLATION = '23503';
+// Text PostgreSQL cannot store (NUL, invalid UTF-8): a client error, not a server fault.
+const UNSTORABLE_TEXT = new Set(['22021', '22P05']);
 
 // Messages name the record kind and the caller-supplied name, never a value or a placeholder.
 // They match the SQLite store's wording so the API answers the same on either backend.
@@ -33,5 +35,6 @@ export function translatePgError(err: unknown, name = ''): unknown {
   }
   // e.g. a mounted secret deleted concurrently, or a record of an org that is gone.
   if (code === FOREIGN_KEY_VIOLATION) return new ConflictError('a referenced record no longer exists');
+  if (typeof code === 'string' && UNSTORABLE_TEXT.has(code)) return new BadRequestError('text fields must not contain NUL characters');
   return err;
 }
