@@ -192,6 +192,20 @@ describe('plain HTTP: headers and bodies', () => {
     expect(header(seen, 'expect')).toBeUndefined();
   });
 
+  it('forwards an Upgrade request as a plain request without Upgrade (WebSocket comes with issue 4)', async () => {
+    const result = await curl(`http://api.example.com:${fx.http.port}/ws`, [
+      '-x', `http://${fx.userinfo}@127.0.0.1:${fx.proxyPort}`,
+      '-H', 'Connection: Upgrade',
+      '-H', 'Upgrade: websocket',
+      '-H', `X-Key: ${fx.secrets.exact.placeholder}`,
+    ]);
+    expect(result.status).toBe(200);
+    const seen = lastSeen();
+    expect(seen.url).toBe('/ws');
+    expect(header(seen, 'upgrade')).toBeUndefined();
+    expect(header(seen, 'x-key')).toBe(VALUES.exact);
+  });
+
   it('relays HEAD without a body', async () => {
     const result = await curl(`http://api.example.com:${fx.http.port}/head`, ['-x', `http://${fx.userinfo}@127.0.0.1:${fx.proxyPort}`, '-I']);
     expect(result.status).toBe(200);

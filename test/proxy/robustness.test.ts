@@ -142,6 +142,17 @@ describe('client and upstream failures never crash the proxy', () => {
     await stillServes(fx);
   });
 
+  it('a raw tunnel to a dead port closes the client side', async () => {
+    fx = await startFixture();
+    const { deadPort } = await import('../helpers/upstream.js');
+    const tunnel = await connectTunnel(fx, `api.example.com:${await deadPort()}`);
+    tunnel.on('error', () => {});
+    tunnel.on('data', () => {});
+    tunnel.write('GET / HTTP/1.1\r\nHost: api.example.com\r\n\r\n');
+    expect(await eventually(() => tunnel.closed, 200)).toBe(true);
+    await stillServes(fx);
+  });
+
   it('close() lets an in-flight response finish, then refuses new connections', async () => {
     fx = await startFixture();
     const pending = curl(`http://api.example.com:${fx.http.port}/stream?chunks=10`, ['-x', `http://${fx.userinfo}@127.0.0.1:${fx.proxyPort}`]);
