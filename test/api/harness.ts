@@ -6,6 +6,7 @@ import { Configuration, SandboxApi, SecretApi } from '@daytonaio/api-client';
 import axios, { type AxiosInstance } from 'axios';
 import { openControlPlane, type ControlPlane } from '../../src/api/index.js';
 import { createLogger } from '../../src/log/logger.js';
+import type { Repository } from '../../src/store/types.js';
 
 export interface Harness {
   url: string;
@@ -23,17 +24,43 @@ export async function makeDataDir(): Promise<string> {
   return fs.mkdtemp(join(tmpdir(), 'veil-api-'));
 }
 
-export async function startHarness(options: { dataDir?: string; adminApiKeyEnv?: string; masterKeyEnv?: string } = {}): Promise<Harness> {
+export interface HarnessOptions {
+  dataDir?: string;
+  adminApiKeyEnv?: string;
+  masterKeyEnv?: string;
+  /** Another store (e.g. PostgreSQL); the caller closes it. Default: SQLite in dataDir. */
+  repository?: Repository;
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dataDir = options.dataDir ?? (await makeDataDir());
   const logs: string[] = [];
   const logger = createLogger({ level: 'debug' }, { write: (line: string) => void logs.push(line) });
-  const cp = await openControlPlane({ dataDir, logger, masterKeyEnv: options.masterKeyEnv, adminApiKeyEnv: options.adminApiKeyEnv });
+  const cp = await openControlPlane({
+    dataDir,
+    logger,
+    masterKeyEnv: options.masterKeyEnv,
+    adminApiKeyEnv: options.adminApiKeyEnv,
+    ...(options.repository ? { repository: options.repository } : {}),
+  });
   await cp.app.listen({ host: '127.0.0.1', port: 0 });
   const address = cp.app.server.address();
   if (!address || typeof address === 'string') throw new Error('no address');
   const adminKey =
     options.adminApiKeyEnv ?? cp.bootstrap.generatedAdminApiKey ?? (await fs.readFile(join(dataDir, 'admin-api-key'), 'utf8')).trim();
-  return { url: `http://127.0.0.1:${address.port}`, dataDir, adminKey, cp, logs, replies: [], close: () => cp.close() };
+  const ownsDataDir = options.dataDir === undefined;
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    dataDir,
+    adminKey,
+    cp,
+    logs,
+    replies: [],
+    async close() {
+      await cp.close();
+      if (ownsDataDir) await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** An axios instance that records every reply (body + headers) into `harness.replies`. */
