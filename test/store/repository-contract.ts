@@ -51,7 +51,9 @@ export function describeRepositoryContract(
       it('rejects a duplicate name with ConflictError but treats names case-sensitively', async () => {
         const base = `Dup-${randomUUID()}`;
         await newOrg(repo, base);
-        await expect(newOrg(repo, base)).rejects.toBeInstanceOf(ConflictError);
+        const clash = newOrg(repo, base);
+        await expect(clash).rejects.toBeInstanceOf(ConflictError);
+        await expect(clash).rejects.toThrow(`an organization named "${base}" already exists`);
         const lower = await newOrg(repo, base.toLowerCase());
         expect(lower.name).toBe(base.toLowerCase());
         expect((await repo.getOrgByName(base))!.name).toBe(base);
@@ -145,7 +147,10 @@ export function describeRepositoryContract(
         const org = await newOrg(repo);
         const other = await newOrg(repo);
         await newSecret(repo, org.id, { name: 'OPENAI_API_KEY' });
-        await expect(newSecret(repo, org.id, { name: 'OPENAI_API_KEY' })).rejects.toBeInstanceOf(ConflictError);
+        const clash = newSecret(repo, org.id, { name: 'OPENAI_API_KEY' });
+        await expect(clash).rejects.toBeInstanceOf(ConflictError);
+        // Same wording on every backend; it names the secret, never its value.
+        await expect(clash).rejects.toThrow('a secret named "OPENAI_API_KEY" already exists');
         await newSecret(repo, org.id, { name: 'openai_api_key' });
         await newSecret(repo, other.id, { name: 'OPENAI_API_KEY' });
         expect((await repo.getSecretByName(org.id, 'openai_api_key'))!.name).toBe('openai_api_key');
