@@ -143,6 +143,17 @@ describe('real clients configured only through trustEnv', () => {
     expect(result.stdout.trim()).toBe('ok node-env.example.com');
   });
 
+  test('git via GIT_SSL_CAINFO', async () => {
+    const name = 'git.example.com';
+    const args = ['-c', `http.curloptResolve=${name}:${server.port}:127.0.0.1`, 'ls-remote', `https://${name}:${server.port}/repo.git`];
+    const trusted = await run('git', args, { env: { ...env, GIT_TERMINAL_PROMPT: '0' } });
+    // git reads the plain-text reply as an empty dumb-HTTP ref list: success means TLS verified.
+    expect(trusted).toEqual({ code: 0, stdout: '', stderr: '' });
+    const untrusted = await run('git', args, { env: { ...env, GIT_TERMINAL_PROMPT: '0', GIT_SSL_CAINFO: '/etc/ssl/certs/ca-certificates.crt' } });
+    expect(untrusted.code).not.toBe(0);
+    expect(untrusted.stderr).toMatch(/SSL certificate problem/);
+  });
+
   test('java via JAVA_TOOL_OPTIONS truststore (path with a space)', async () => {
     if (!(await hasProgram('java'))) {
       console.warn('SKIPPED: java is not installed');
