@@ -35,7 +35,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: BODY_LIMIT,
-    // Ids are UUIDs; keep request ids short and not derived from client headers.
+    // Request ids are generated here, never taken from a client header (no log injection).
     requestIdHeader: false,
     // Request logs carry a sanitized URL only (see log-safety.ts); never headers or bodies.
     childLoggerFactory: (logger, bindings, options) =>

@@ -51,6 +51,7 @@ describe('sandboxes through @daytonaio/api-client', () => {
     ]);
     const tokenHash = createHash('sha256').update(created.proxyToken).digest('hex');
     expect(resolved.headers['x-veil-proxy-token-sha256']).toBe(tokenHash);
+    expect(resolved.headers['cache-control']).toBe('no-store');
     expect((await statusOf(proxy.sandboxes.resolveSandboxSecrets('00000000-0000-4000-8000-000000000000'))).status).toBe(404);
     // A proxy:resolve key cannot manage sandboxes or read secrets.
     expect((await statusOf(proxy.sandboxes.getSandbox(created.id))).status).toBe(403);
