@@ -151,7 +151,7 @@ describe('real clients configured only through trustEnv', () => {
     expect(trusted).toEqual({ code: 0, stdout: '', stderr: '' });
     const untrusted = await run('git', args, { env: { ...env, GIT_TERMINAL_PROMPT: '0', GIT_SSL_CAINFO: '/etc/ssl/certs/ca-certificates.crt' } });
     expect(untrusted.code).not.toBe(0);
-    expect(untrusted.stderr).toMatch(/SSL certificate problem/);
+    expect(untrusted.stderr).toMatch(/certificate verification failed|SSL certificate problem/);
   });
 
   test('java via JAVA_TOOL_OPTIONS truststore (path with a space)', async () => {
