@@ -67,7 +67,7 @@ export async function handleConnect(engine: Engine, intercept: Server, req: Inco
   socket.unshift(first);
 
   if (looksLikeTls(first)) {
-    await intercept_(engine, intercept, socket, destination, identity.sandboxId);
+    await interceptTls(engine, intercept, socket, destination, identity.sandboxId);
     return;
   }
   if (engine.nonTlsConnect === 'deny') {
@@ -78,7 +78,7 @@ export async function handleConnect(engine: Engine, intercept: Server, req: Inco
   rawTunnel(engine, socket, destination, identity.sandboxId);
 }
 
-async function intercept_(engine: Engine, intercept: Server, socket: Socket, destination: Destination, sandboxId: string): Promise<void> {
+async function interceptTls(engine: Engine, intercept: Server, socket: Socket, destination: Destination, sandboxId: string): Promise<void> {
   let defaultContext: SecureContext;
   try {
     defaultContext = await engine.ca.secureContextFor(destination.host);

@@ -103,15 +103,24 @@ export interface TestUpstream {
   connections: number;
   /** `/stream` responses cut before they finished (the proxy aborted the upstream request). */
   abortedResponses: number;
+  /** Bytes the last `/flood` response handed to its socket so far. */
+  floodWritten: number;
   close(): Promise<void>;
 }
 
 /**
  * Paths with behaviour: `/die-mid-response` sends a head and part of the body then kills the socket;
- * `/hang` never answers; `/stream?chunks=N` answers N chunks slowly; everything else echoes JSON.
+ * `/hang` never answers; `/stream?chunks=N` answers N chunks slowly; `/flood?mb=N` sends N MiB as
+ * fast as backpressure allows; `/no-read` neither reads the body nor answers; everything else echoes JSON.
  */
-function echoHandler(received: ReceivedRequest[], counters: { abortedResponses: number }) {
+function echoHandler(received: ReceivedRequest[], counters: { abortedResponses: number; floodWritten: number }) {
   return (req: IncomingMessage, res: ServerResponse) => {
+    // Never reads the body nor answers: the request direction must stall behind it.
+    if ((req.url ?? '').startsWith('/no-read')) {
+      req.on('error', () => {});
+      res.on('error', () => {});
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('error', () => {});
@@ -134,6 +143,25 @@ function echoHandler(received: ReceivedRequest[], counters: { abortedResponses: 
         return;
       }
       if (path === '/hang') return;
+      if (path === '/flood') {
+        // Writes `mb` MiB honouring backpressure; counters.floodWritten shows how far it got.
+        const total = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('mb') ?? '64') * 1024 * 1024;
+        const chunk = Buffer.alloc(64 * 1024, 0x61);
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(total) });
+        const pump = () => {
+          while (counters.floodWritten < total && !res.destroyed) {
+            counters.floodWritten += chunk.length;
+            if (!res.write(chunk)) {
+              res.once('drain', pump);
+              return;
+            }
+          }
+          if (!res.destroyed) res.end();
+        };
+        counters.floodWritten = 0;
+        pump();
+        return;
+      }
       if (path === '/stream') {
         const total = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('chunks') ?? '20');
         res.writeHead(200, { 'content-type': 'text/plain' });
@@ -168,7 +196,7 @@ async function listen(server: Server): Promise<number> {
 /** An echo upstream; HTTPS when `tls` is given. */
 export async function startUpstream(tls?: KeyAndCert): Promise<TestUpstream> {
   const received: ReceivedRequest[] = [];
-  const counters = { abortedResponses: 0 };
+  const counters = { abortedResponses: 0, floodWritten: 0 };
   const handler = echoHandler(received, counters);
   const server: Server = tls ? createHttpsServer({ key: tls.keyPem, cert: tls.certPem }, handler) : createHttpServer(handler);
   const sockets = new Set<Socket>();
@@ -178,6 +206,9 @@ export async function startUpstream(tls?: KeyAndCert): Promise<TestUpstream> {
     connections: 0,
     get abortedResponses() {
       return counters.abortedResponses;
+    },
+    get floodWritten() {
+      return counters.floodWritten;
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -50,6 +50,70 @@ async function connectTunnel(f: Fixture, target: string): Promise<Socket> {
   });
 }
 
+describe('backpressure', () => {
+  it('a client that stops reading stalls the upstream instead of filling the proxy memory', async () => {
+    fx = await startFixture();
+    const totalMb = 64;
+    const socket = await rawSocket(fx);
+    socket.on('error', () => {});
+    let received = 0;
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      socket.pause(); // read one chunk, then stop reading
+    });
+    socket.write(`GET http://api.example.com:${fx.http.port}/flood?mb=${totalMb} HTTP/1.1\r\nHost: api.example.com:${fx.http.port}\r\nProxy-Authorization: ${auth(fx)}\r\n\r\n`);
+    // Wait until the upstream stops making progress (bounded): it is blocked by the paused client.
+    let last = -1;
+    for (let round = 0; round < 40 && fx.http.floodWritten !== last; round += 1) {
+      last = fx.http.floodWritten;
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+    expect(fx.http.floodWritten).toBeGreaterThan(0);
+    expect(fx.http.floodWritten).toBeLessThan((totalMb / 2) * 1024 * 1024);
+    // Reading again lets everything through.
+    socket.removeAllListeners('data');
+    socket.on('data', (chunk: Buffer) => (received += chunk.length));
+    socket.resume();
+    expect(await eventually(() => received >= totalMb * 1024 * 1024, 400)).toBe(true);
+    socket.destroy();
+  });
+});
+
+describe('backpressure, request direction', () => {
+  it('an upstream that does not read the body stalls the uploading client', async () => {
+    fx = await startFixture();
+    const total = 64 * 1024 * 1024;
+    const socket = await rawSocket(fx);
+    socket.on('error', () => {});
+    socket.on('data', () => {});
+    socket.write(
+      `POST http://api.example.com:${fx.http.port}/no-read HTTP/1.1\r\nHost: api.example.com:${fx.http.port}\r\n` +
+        `Proxy-Authorization: ${auth(fx)}\r\nContent-Length: ${total}\r\n\r\n`,
+    );
+    const chunk = Buffer.alloc(64 * 1024, 0x62);
+    let accepted = 0;
+    let stalled = false;
+    // Write while the socket takes it; a missing 'drain' within 1.5 s means the chain is blocked.
+    for (let round = 0; round < 2_000 && accepted < total && !stalled; round += 1) {
+      accepted += chunk.length;
+      if (!socket.write(chunk)) {
+        const drained = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), 1_500);
+          socket.once('drain', () => {
+            clearTimeout(timer);
+            resolve(true);
+          });
+        });
+        stalled = !drained;
+      }
+    }
+    expect(stalled).toBe(true);
+    expect(accepted).toBeLessThan(total / 2);
+    socket.destroy();
+    await stillServes(fx);
+  });
+});
+
 describe('client and upstream failures never crash the proxy', () => {
   it('a client that dies mid-request body', async () => {
     fx = await startFixture();
