@@ -45,7 +45,10 @@ export async function bootstrap(options: BootstrapOptions): Promise<BootstrapRes
   }
 
   const file = join(options.dataDir, ADMIN_API_KEY_FILE);
-  if (await options.repo.getApiKey(BOOTSTRAP_ADMIN_KEY_ID)) {
+  // Generate only while the default org has no admin key at all: a revoked bootstrap key stays
+  // revoked as long as another admin key exists; deleting every admin key is the recovery path.
+  const adminKeys = (await options.repo.listApiKeys(defaultOrg.id)).filter((key) => key.scopes.includes('admin'));
+  if (adminKeys.length > 0 || (await options.repo.getApiKey(BOOTSTRAP_ADMIN_KEY_ID))) {
     return { defaultOrg, generatedAdminApiKey: null, adminApiKeyFile: (await exists(file)) ? file : null, adminKeySource: 'existing' };
   }
   let created;

@@ -53,6 +53,30 @@ describe('bootstrap', () => {
     expect(await second.repository.listApiKeys(second.bootstrap.defaultOrg.id)).toHaveLength(1);
   });
 
+  it('generates a new admin key only when the default org has no admin key left', async () => {
+    const dataDir = await tempDir();
+    const first = await open(dataDir);
+    const bootstrapKey = first.bootstrap.generatedAdminApiKey!;
+    const orgId = first.bootstrap.defaultOrg.id;
+    const replacement = await first.services.apiKeys.issue(orgId, ['admin'], 'second admin', null);
+    await first.services.apiKeys.delete(orgId, (await first.services.apiKeys.authenticate(bootstrapKey))!.id);
+    await first.close();
+
+    const second = await open(dataDir);
+    expect(second.bootstrap.adminKeySource).toBe('existing');
+    expect(await second.services.apiKeys.authenticate(bootstrapKey)).toBeNull(); // stays revoked
+    expect(await second.services.apiKeys.authenticate(replacement.key)).not.toBeNull();
+    await second.services.apiKeys.delete(orgId, replacement.id);
+    await second.close();
+
+    const third = await open(dataDir);
+    expect(third.bootstrap.adminKeySource).toBe('generated');
+    const fresh = third.bootstrap.generatedAdminApiKey!;
+    expect(fresh).not.toBe(bootstrapKey);
+    expect((await fs.readFile(join(dataDir, 'admin-api-key'), 'utf8')).trim()).toBe(fresh);
+    expect(await third.services.apiKeys.authenticate(fresh)).not.toBeNull();
+  });
+
   it('VEIL_ADMIN_API_KEY is stored as a hash, works as a bearer key, and is idempotent', async () => {
     const dataDir = await tempDir();
     const adminKey = 'operator-chosen-admin-key-0123456789abcdef';
