@@ -23,6 +23,8 @@ interface WireMessage {
 }
 
 const CHANNEL_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
+/** A connect attempt that hangs (black-holed host) counts as failed and is retried with backoff. */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * A ChangeFeed shared by every replica on one PostgreSQL database via LISTEN/NOTIFY.
@@ -49,7 +51,12 @@ export class PgChangeFeed implements ChangeFeed {
   ) {
     this.channel = options.channel ?? DEFAULT_CHANGE_CHANNEL;
     if (!CHANNEL_PATTERN.test(this.channel)) throw new Error(`invalid NOTIFY channel name: ${JSON.stringify(this.channel)}`);
-    this.publisher = new pg.Pool({ connectionString: url, max: 2, application_name: this.applicationName('') });
+    this.publisher = new pg.Pool({
+      connectionString: url,
+      max: 2,
+      application_name: this.applicationName(''),
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    });
     // Idle pooled clients that die emit 'error' on the pool; the pool replaces them.
     this.publisher.on('error', (error) => this.reportError(error));
   }
@@ -102,6 +109,7 @@ export class PgChangeFeed implements ChangeFeed {
       application_name: this.applicationName(':listen'),
       // TCP keepalive lets a silently dead connection (e.g. a vanished NAT entry) surface as an error.
       keepAlive: true,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     });
     let ready = false;
     let lost = false;

@@ -37,6 +37,7 @@ export interface PostgresRepositoryOptions {
 }
 
 const DEFAULT_POOL_SIZE = 10;
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * PostgreSQL text cannot hold NUL, and a query parameter containing one fails with an encoding
@@ -59,6 +60,9 @@ export async function openPostgresRepository(url: string, options: PostgresRepos
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize ?? DEFAULT_POOL_SIZE,
+    // Fail a request instead of hanging forever when the database is unreachable or saturated.
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    keepAlive: true,
     // search_path per connection, so every pooled client sees the same schema without a SET race.
     ...(schema !== undefined ? { options: `-c search_path=${schema}` } : {}),
   });
