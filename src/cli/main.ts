@@ -1,24 +1,34 @@
 #!/usr/bin/env node
 /**
  * The `veil` command. Each command group is a module in ./commands exporting a `Command`; add new
- * ones (proxy, ca, run, env, ...) to COMMANDS below and they appear in `veil --help`.
+ * ones (proxy, ca, ...) to COMMANDS below and they appear in `veil --help`.
  */
 import { readFileSync } from 'node:fs';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { VeilApiError } from '../client/index.js';
 import { UsageError } from '../config/index.js';
-import { envCommand } from './commands/env.js';
-import { keysCommand } from './commands/keys.js';
-import { orgsCommand } from './commands/orgs.js';
-import { runCommand } from './commands/run.js';
-import { sandboxesCommand } from './commands/sandboxes.js';
-import { secretsCommand } from './commands/secrets.js';
-import { serveCommand } from './commands/serve.js';
 import type { CliContext, Command } from './context.js';
 
-/** The command registry, in `veil --help` order. */
-export const COMMANDS: Command[] = [serveCommand, secretsCommand, sandboxesCommand, orgsCommand, keysCommand, runCommand, envCommand];
+/**
+ * The command registry, in `veil --help` order. Modules load only when their command runs, so a
+ * quick `veil secrets list` does not pay for fastify, SQLite, undici and node-forge.
+ */
+export interface CommandEntry {
+  name: string;
+  summary: string;
+  load(): Promise<Command>;
+}
+
+export const COMMANDS: CommandEntry[] = [
+  { name: 'serve', summary: 'run the control plane API and the egress proxy', load: async () => (await import('./commands/serve.js')).serveCommand },
+  { name: 'secrets', summary: 'manage secrets (list, get, create, update, delete)', load: async () => (await import('./commands/secrets.js')).secretsCommand },
+  { name: 'sandboxes', summary: 'manage sandboxes (create, list, get, delete, mount)', load: async () => (await import('./commands/sandboxes.js')).sandboxesCommand },
+  { name: 'orgs', summary: 'manage organizations (create, list)', load: async () => (await import('./commands/orgs.js')).orgsCommand },
+  { name: 'keys', summary: 'create API keys', load: async () => (await import('./commands/keys.js')).keysCommand },
+  { name: 'run', summary: 'run a command with placeholders, proxy and trust settings', load: async () => (await import('./commands/run.js')).runCommand },
+  { name: 'env', summary: "print a sandbox's env (placeholders, proxy, trust) for shell, dotenv or JSON", load: async () => (await import('./commands/env.js')).envCommand },
+];
 
 function readVersion(): string {
   try {
@@ -57,17 +67,17 @@ export async function runCli(argv: string[], context: CliContext): Promise<numbe
   }
   if (first === '--help' || first === '-h' || first === 'help') {
     const target = first === 'help' ? COMMANDS.find((command) => command.name === rest[0]) : undefined;
-    context.stdout.write(target ? target.help : topLevelHelp());
+    context.stdout.write(target ? (await target.load()).help : topLevelHelp());
     return 0;
   }
   if (first === '--version' || first === '-v' || first === 'version') {
     context.stdout.write(`${context.version}\n`);
     return 0;
   }
-  const command = COMMANDS.find((candidate) => candidate.name === first);
+  const entry = COMMANDS.find((candidate) => candidate.name === first);
   try {
-    if (!command) throw new UsageError(`unknown command ${JSON.stringify(first)} (try: veil --help)`);
-    return await command.run(rest, context);
+    if (!entry) throw new UsageError(`unknown command ${JSON.stringify(first)} (try: veil --help)`);
+    return await (await entry.load()).run(rest, context);
   } catch (error) {
     if (error instanceof UsageError) {
       context.stderr.write(`veil: ${error.message}\n`);

@@ -4,11 +4,15 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SandboxService } from '../../src/client/index.js';
 import { runCli, type CliResult, type RunCliOptions } from '../helpers/cli.js';
+import { closedPort } from '../helpers/ports.js';
 import { startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+
+// Every step spawns real processes; on a loaded 2-core machine they can be slow. Hangs still fail.
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const PLACEHOLDER = /^veil_[A-Za-z0-9]{32}$/;
@@ -108,10 +112,10 @@ describe('usage', () => {
   });
 
   it('exits 1 when the API cannot be reached', async () => {
-    // Port 1 on loopback: nothing listens there in the test environment.
-    const result = await runCli(['secrets', 'list'], { env: { VEIL_API_URL: 'http://127.0.0.1:1', VEIL_API_KEY: server.adminApiKey } });
+    const result = await runCli(['secrets', 'list'], { env: { VEIL_API_URL: `http://127.0.0.1:${await closedPort()}`, VEIL_API_KEY: server.adminApiKey } });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('cannot reach the Veil API');
+    expect(result.stderr).toContain('ECONNREFUSED');
   });
 });
 

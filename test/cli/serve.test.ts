@@ -2,11 +2,14 @@
 import { connect } from 'node:net';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { SandboxService, SecretService } from '../../src/client/index.js';
 import { runCli } from '../helpers/cli.js';
 import { startServeProcess } from '../helpers/serve-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+
+// Every step spawns real processes; on a loaded 2-core machine they can be slow. Hangs still fail.
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
 const temp = makeTempDir('veil-serve-test-');
 afterAll(() => temp.remove());

@@ -1,7 +1,11 @@
 /** The exported TS client against a real `veil serve` child process. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ApiKeyService, OrgService, SandboxService, SecretService, VeilApiError } from '../../src/client/index.js';
+import { closedPort } from '../helpers/ports.js';
 import { startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
+
+// Every step spawns real processes; on a loaded 2-core machine they can be slow. Hangs still fail.
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
 let server: ServeProcess;
 let secrets: SecretService;
@@ -74,10 +78,11 @@ describe('SecretService', () => {
   it('reports authentication and transport failures', async () => {
     const wrongKey = new SecretService({ apiUrl: server.apiUrl, apiKey: `veil_key_${'1'.repeat(32)}_${'B'.repeat(43)}` });
     expect((await apiError(wrongKey.list())).statusCode).toBe(401);
-    const nowhere = new SecretService({ apiUrl: 'http://127.0.0.1:1', apiKey: server.adminApiKey });
+    const nowhere = new SecretService({ apiUrl: `http://127.0.0.1:${await closedPort()}`, apiKey: server.adminApiKey });
     const error = await apiError(nowhere.list());
     expect(error.statusCode).toBe(0);
     expect(error.message).toContain('cannot reach');
+    expect(error.message).toContain('ECONNREFUSED');
     expect(() => new SecretService({ apiUrl: '', apiKey: 'x' })).toThrow(TypeError);
   });
 });

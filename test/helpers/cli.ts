@@ -32,7 +32,7 @@ export interface RunCliOptions {
   /** Written to stdin, then stdin is closed. Without it stdin is /dev/null. */
   input?: string | Buffer;
   cwd?: string;
-  /** Kill the child after this long (a hang is a failure, not a wait). Default 20 s. */
+  /** Kill the child after this long (a hang is a failure, not a wait). Default 60 s. */
   timeoutMs?: number;
 }
 
@@ -48,7 +48,7 @@ export function runCli(args: string[], options: RunCliOptions = {}): Promise<Cli
     let stderr = '';
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
     child.on('error', (error) => {
       clearTimeout(timer);
       reject(error);

@@ -26,7 +26,7 @@ export interface ServeProcessOptions {
   args?: string[];
   /** Extra env (VEIL_* from the parent are never inherited). */
   env?: Record<string, string | undefined>;
-  /** How long to wait for the ready line. Default 20 s. */
+  /** How long to wait for the ready line. Default 60 s. */
   readyTimeoutMs?: number;
 }
 
@@ -75,13 +75,14 @@ export async function startServeProcess(options: ServeProcessOptions = {}): Prom
   });
 
   const ready = await new Promise<ReadyLine>((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error(`no ready line within ${options.readyTimeoutMs ?? 20_000} ms`)), options.readyTimeoutMs ?? 20_000);
+    const timer = setTimeout(() => fail(new Error(`no ready line within ${options.readyTimeoutMs ?? 60_000} ms`)), options.readyTimeoutMs ?? 60_000);
     let settled = false;
     const fail = (error: Error) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       child.kill('SIGKILL');
+      temp?.remove();
       reject(new Error(`${error.message}\nstdout:\n${stdoutLines.join('\n')}\nstderr:\n${stderr}`));
     };
     createInterface({ input: child.stdout! }).on('line', (line) => {
