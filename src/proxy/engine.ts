@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.js';
 import type { Agent } from 'undici';
 import type { CertificateAuthority } from '../ca/types.js';
 import type { MappingCache } from './mapping-cache.js';

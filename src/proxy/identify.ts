@@ -18,8 +18,15 @@ const UNAVAILABLE = 'secret lookup is unavailable; nothing was forwarded';
 export async function identify(engine: Engine, headers: IncomingHttpHeaders): Promise<Identity> {
   if (engine.sidecarSandboxId !== undefined) return lookupKnown(engine, engine.sidecarSandboxId, null);
   const credentials = parseProxyAuthorization(headers['proxy-authorization']);
-  if (!credentials) return { ok: false, status: 407 };
-  return lookupKnown(engine, credentials.sandboxId, credentials.token);
+  if (!credentials) {
+    // Normal first step for challenge-response clients: not worth more than debug.
+    engine.logger.debug('proxy request without credentials');
+    return { ok: false, status: 407 };
+  }
+  const identity = await lookupKnown(engine, credentials.sandboxId, credentials.token);
+  // The claimed id only: the token never reaches a log line.
+  if (!identity.ok && identity.status === 407) engine.logger.info({ claimedSandboxId: credentials.sandboxId.slice(0, 100) }, 'proxy authentication failed');
+  return identity;
 }
 
 /** The mapping of an already authenticated sandbox (requests inside a CONNECT tunnel). */
@@ -36,7 +43,10 @@ export function lookupKnown(engine: Engine, sandboxId: string, token: string | n
       return { ok: true, sandboxId, mapping };
     },
     (error: unknown): Identity => {
-      if (error instanceof ResolverUnavailableError) return { ok: false, status: 503, message: UNAVAILABLE };
+      engine.logger.warn(
+        { sandboxId, reason: error instanceof ResolverUnavailableError ? 'resolver failing, nothing usable cached' : 'lookup error' },
+        'secret lookup unavailable: failing closed',
+      );
       return { ok: false, status: 503, message: UNAVAILABLE };
     },
   );

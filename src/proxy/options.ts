@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.js';
 import type { CertificateAuthority } from '../ca/types.js';
 import type { ChangeFeed } from '../events/types.js';
 import type { SecretResolver } from '../resolver/types.js';
