@@ -5,7 +5,8 @@
  *
  * Per runtime:
  * - curl, wget, git, python (urllib, requests), Go, Ruby, Deno: HTTP(S)_PROXY / http(s)_proxy and
- *   NO_PROXY; trust through the bundle variables from src/ca/trust.ts (`trustEnv`).
+ *   NO_PROXY; trust through the bundle variables from src/ca/trust.ts (`trustEnv`). GNU wget built
+ *   with GnuTLS ignores SSL_CERT_FILE: WGETRC points at a wgetrc naming the bundle (wgetrc.ts).
  * - Node: its built-in fetch ignores HTTP_PROXY, so NODE_OPTIONS gets `--import` of
  *   dist/runtime/node-proxy-preload.js, which installs undici's EnvHttpProxyAgent as the global
  *   dispatcher (shared with Node's bundled undici, so built-in fetch honours it). axios reads the
@@ -39,6 +40,7 @@ export const RESERVED_ENV_NAMES = new Set([
   'AWS_CA_BUNDLE',
   'DENO_CERT',
   'CARGO_HTTP_CAINFO',
+  'WGETRC',
   'PATH',
 ]);
 
@@ -97,6 +99,8 @@ export interface VeilEnvInput {
   nodePreload?: string | undefined;
   /** Hosts that bypass the proxy; default loopback only. */
   noProxy?: readonly string[] | undefined;
+  /** A wgetrc with `ca_certificate = <bundle>` (see wgetrc.ts), set as WGETRC. */
+  wgetrc?: string | undefined;
 }
 
 /** Quote a JVM option for JAVA_TOOL_OPTIONS when it holds whitespace (the JVM honours quotes). */
@@ -146,6 +150,7 @@ export function veilEnv(input: VeilEnvInput): Record<string, string> {
   const java = [input.trust.JAVA_TOOL_OPTIONS, ...javaProxyOptions(input.proxy, noProxy)].filter((part): part is string => !!part);
   env.JAVA_TOOL_OPTIONS = java.join(' ');
   if (input.nodePreload !== undefined) env.NODE_OPTIONS = nodeImportOption(input.nodePreload);
+  if (input.wgetrc !== undefined) env.WGETRC = input.wgetrc;
   for (const [name, placeholder] of Object.entries(input.placeholders)) {
     const problem = invalidMountEnvName(name);
     if (problem) throw new TypeError(problem);
@@ -153,6 +158,13 @@ export function veilEnv(input: VeilEnvInput): Record<string, string> {
   }
   return env;
 }
+
+/**
+ * Bundle variables some tools read that Veil does not set on its own (they are rarely wanted), but
+ * that replace a client's roots when a parent environment has them: a child inheriting one would
+ * not trust Veil's CA, so an inherited one is pointed at the merged bundle too.
+ */
+export const INHERITED_BUNDLE_ENV_NAMES = ['NIX_SSL_CERT_FILE', 'GRPC_DEFAULT_SSL_ROOTS_FILE_PATH', 'HTTPLIB2_CA_CERTS', 'CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE'] as const;
 
 /** Parent variables a child must not inherit: Veil's own settings carry API keys and tokens. */
 function inheritable(name: string): boolean {
@@ -171,6 +183,10 @@ export function buildChildEnv(parent: Readonly<Record<string, string | undefined
     if (value !== undefined && inheritable(name)) env[name] = value;
   }
   const veil = veilEnv(input);
+  const bundle = input.trust.SSL_CERT_FILE;
+  if (bundle) {
+    for (const name of INHERITED_BUNDLE_ENV_NAMES) if (env[name] !== undefined) env[name] = bundle;
+  }
   for (const [name, value] of Object.entries(veil)) {
     if (name === 'NODE_OPTIONS' || name === 'JAVA_TOOL_OPTIONS') {
       const existing = parent[name]?.trim();

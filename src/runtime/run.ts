@@ -24,6 +24,7 @@ import { buildChildEnv, invalidMountEnvName, parseProxyUrl, type ProxyEndpoint }
 import { RELAYED_SIGNALS, exitCodeForSignal, runChild } from './child-process.js';
 import { openLocalVeil, stderrLogger } from './local.js';
 import { nodePreloadPath } from './preload-path.js';
+import { writeWgetrc } from './wgetrc.js';
 import { loadCa, startSidecarProxy } from './sidecar.js';
 
 /** What the create reply of a control plane may add beyond Daytona's shape (proposed extension). */
@@ -199,6 +200,7 @@ export async function veilRun(options: RunOptions): Promise<number> {
       proxy: sandbox.proxy,
       trust: trustEnv(files, { javaTrustStorePassword: files.javaTrustStorePassword }),
       nodePreload: preload,
+      wgetrc: await writeWgetrc(files.bundlePem),
     });
     if (interrupted) return exitCodeForSignal(interrupted);
 

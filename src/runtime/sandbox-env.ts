@@ -12,6 +12,7 @@ import { DEFAULTS, loadConfig, UsageError, type ConfigFlags, type Env } from '..
 import { parseProxyUrl, veilEnv, type ProxyEndpoint } from './child-env.js';
 import { openLocalVeil, stderrLogger } from './local.js';
 import { nodePreloadPath } from './preload-path.js';
+import { writeWgetrc } from './wgetrc.js';
 
 /** Stands in for the proxy token when it is not known: the token is shown only at sandbox creation. */
 export const PROXY_TOKEN_MARKER = '<PROXY_TOKEN>';
@@ -101,6 +102,7 @@ export async function sandboxEnv(options: SandboxEnvOptions): Promise<SandboxEnv
     proxy: withCredentials(endpoint, sandboxId, token, sidecar),
     trust: trustEnv(files, { javaTrustStorePassword: files.javaTrustStorePassword }),
     nodePreload: nodePreloadPath(),
+    wgetrc: await writeWgetrc(files.bundlePem),
   });
   const tokenMissing = !sidecar && token === undefined;
   if (tokenMissing) {

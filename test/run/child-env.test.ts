@@ -64,6 +64,11 @@ describe('veilEnv', () => {
     expect(invalidMountEnvName('GITHUB_TOKEN')).toBeNull();
   });
 
+  it('sets WGETRC only when given a wgetrc', () => {
+    expect(veilEnv(input()).WGETRC).toBeUndefined();
+    expect(veilEnv(input({ wgetrc: '/t/veil-wgetrc-1' })).WGETRC).toBe('/t/veil-wgetrc-1');
+  });
+
   it('omits NODE_OPTIONS when there is no preload', () => {
     expect(veilEnv(input({ nodePreload: undefined })).NODE_OPTIONS).toBeUndefined();
   });
@@ -93,6 +98,13 @@ describe('buildChildEnv', () => {
     expect(once.JAVA_TOOL_OPTIONS!.startsWith('-Xmx1g -Djavax.net.ssl.trustStore=')).toBe(true);
     const twice = buildChildEnv(once, input());
     expect(twice.NODE_OPTIONS).toBe(once.NODE_OPTIONS);
+  });
+
+  it('points inherited root-replacing bundle variables at the merged bundle, without adding absent ones', () => {
+    const env = buildChildEnv({ NIX_SSL_CERT_FILE: '/etc/ssl/certs/ca-certificates.crt', SSL_CERT_DIR: '/etc/ssl/certs' }, input());
+    expect(env.NIX_SSL_CERT_FILE).toBe('/t/bundle.pem');
+    expect(env.SSL_CERT_DIR).toBe('/etc/ssl/certs');
+    expect(env.GRPC_DEFAULT_SSL_ROOTS_FILE_PATH).toBeUndefined();
   });
 
   it('overrides proxy settings inherited from the parent', () => {

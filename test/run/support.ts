@@ -138,13 +138,25 @@ export async function startUpstream(pki: UpstreamPki, handler?: Handler): Promis
 
 /**
  * A git smart-HTTP server: `git http-backend` (CGI) behind an HTTPS server. Every request is
- * recorded (with its headers) before the backend sees it.
+ * recorded (with its headers) before the backend sees it. With `requireAuth`, a request without an
+ * Authorization header gets `401 WWW-Authenticate: Basic` (what makes git send URL credentials).
  */
-export async function startGitServer(pki: UpstreamPki, projectRoot: string, backend = '/usr/lib/git-core/git-http-backend'): Promise<Upstream> {
+export async function startGitServer(
+  pki: UpstreamPki,
+  projectRoot: string,
+  options: { requireAuth?: boolean; backend?: string } = {},
+): Promise<Upstream> {
+  const backend = options.backend ?? '/usr/lib/git-core/git-http-backend';
   const requests: RecordedRequest[] = [];
   const server = createServer({ key: pki.keyPem, cert: pki.certPem }, (req, res) => {
     const url = new URL(req.url ?? '/', 'https://git.invalid');
     requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: '' });
+    if (options.requireAuth && req.headers.authorization === undefined) {
+      req.resume();
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="git"', 'content-length': '0' });
+      res.end();
+      return;
+    }
     const child = spawn(backend, [], {
       env: {
         PATH: process.env.PATH ?? '/usr/bin:/bin',

@@ -28,7 +28,8 @@ Modes:
 
 The command gets: the placeholders, HTTP_PROXY/HTTPS_PROXY (and lower-case), NO_PROXY for loopback,
 SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, GIT_SSL_CAINFO, PIP_CERT, AWS_CA_BUNDLE,
-DENO_CERT, CARGO_HTTP_CAINFO (system roots + Veil's CA), NODE_EXTRA_CA_CERTS, NODE_OPTIONS with a
+DENO_CERT, CARGO_HTTP_CAINFO (system roots + Veil's CA), WGETRC (wget's CA file; ~/.wgetrc is not
+read under Veil), NODE_EXTRA_CA_CERTS, NODE_OPTIONS with a
 preload that routes Node's fetch through the proxy, and JAVA_TOOL_OPTIONS (truststore and proxy).
 No VEIL_* variable of this shell reaches it. Java sends no proxy credentials: in remote mode, Java
 clients need a proxy in sidecar mode.

@@ -1,0 +1,386 @@
+/**
+ * `veil run` end to end, local mode: the real CLI (`node dist/cli/main.js run ...`) as a child
+ * process over a temp data dir, real clients inside it, and HTTPS servers on 127.0.0.1 standing for
+ * the real APIs (names pinned with VEIL_RESOLVE, their CA given with VEIL_UPSTREAM_CA_FILE). The
+ * server must receive the real value; the client must only ever see the placeholder.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSqliteRepository } from '../../src/store/sqlite.js';
+import {
+  baseEnv,
+  CLI,
+  CLIENTS,
+  fakeSecretValue,
+  makeBareRepo,
+  makeUpstreamPki,
+  runCli,
+  startGitServer,
+  startUpstream,
+  type CliResult,
+  type Upstream,
+  type UpstreamPki,
+} from './support.js';
+
+const API_HOST = 'api.openai.test';
+/** Public-looking and NOT on the secret's allowlist. */
+const OTHER_HOST = 'collector.example.com';
+const GIT_HOST = 'git.example.test';
+const PLACEHOLDER = /^veil_[A-Za-z0-9]{32}$/;
+
+const VALUE = fakeSecretValue('sk-test-');
+const GIT_VALUE = fakeSecretValue('ghp_');
+
+let dir: string;
+let pki: UpstreamPki;
+let api: Upstream;
+let git: Upstream;
+/** The same repositories behind a server that demands credentials (401 + Basic challenge). */
+let gitAuth: Upstream;
+let env: Record<string, string>;
+let placeholder: string;
+let gitPlaceholder: string;
+const outputs: CliResult[] = [];
+
+async function veil(args: string[], extra: Record<string, string> = {}, input?: string): Promise<CliResult> {
+  const result = await runCli(args, { ...env, ...extra }, input === undefined ? {} : { input });
+  outputs.push(result);
+  return result;
+}
+
+async function createSecret(name: string, value: string, host: string): Promise<string> {
+  const result = await veil(['secrets', 'create', name, '--host', host, '--json'], {}, value);
+  expect(result.stderr).toBe('');
+  expect(result.code).toBe(0);
+  const secret = JSON.parse(result.stdout) as { placeholder: string };
+  expect(secret.placeholder).toMatch(PLACEHOLDER);
+  return secret.placeholder;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'veil-run-'));
+  pki = makeUpstreamPki(join(dir, 'pki'), [API_HOST, OTHER_HOST, GIT_HOST]);
+  api = await startUpstream(pki);
+  const repos = join(dir, 'repos');
+  makeBareRepo(dir, join(repos, 'demo.git'));
+  git = await startGitServer(pki, repos);
+  gitAuth = await startGitServer(pki, repos, { requireAuth: true });
+  env = {
+    ...baseEnv(),
+    VEIL_DATA_DIR: join(dir, 'data'),
+    VEIL_CA_DIR: join(dir, 'ca'),
+    VEIL_RESOLVE: `${API_HOST}=127.0.0.1,${OTHER_HOST}=127.0.0.1,${GIT_HOST}=127.0.0.1`,
+    VEIL_UPSTREAM_CA_FILE: pki.caFile,
+  };
+  // Local mode: no VEIL_API_URL; `secrets create` initializes the data dir.
+  placeholder = await createSecret('OPENAI', VALUE, API_HOST);
+  gitPlaceholder = await createSecret('GITHUB', GIT_VALUE, GIT_HOST);
+}, 60_000);
+
+afterAll(async () => {
+  await api?.close();
+  await git?.close();
+  await gitAuth?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** The request the upstream got on `path` (each test uses its own). */
+function requestOn(server: Upstream, path: string) {
+  const matching = server.requests.filter((request) => request.url === path);
+  expect(matching).toHaveLength(1);
+  return matching[0]!;
+}
+
+/** Runs a fixture client under `veil run` with OPENAI mounted as OPENAI_API_KEY. */
+async function runClient(command: string[], path: string, host = API_HOST): Promise<CliResult> {
+  const url = `https://${host}:${api.port}${path}`;
+  return veil(['run', '--secret', 'OPENAI_API_KEY=OPENAI', '--', ...command, url, 'OPENAI_API_KEY']);
+}
+
+function expectSubstituted(result: CliResult, path: string): void {
+  expect(result.stdout).toContain(`client-saw OPENAI_API_KEY=${placeholder}\n`);
+  expect(result.stdout).toContain('status 200');
+  expect(result.stdout).toMatch(/body upstream-ok \d+/);
+  expect(result.code).toBe(0);
+  expect(requestOn(api, path).headers.authorization).toBe(`Bearer ${VALUE}`);
+}
+
+describe('veil run: every client gets the value substituted on the allowed host', () => {
+  it('curl', async () => {
+    const result = await veil([
+      'run',
+      '--secret',
+      'OPENAI_API_KEY=OPENAI',
+      '--',
+      'sh',
+      '-c',
+      `echo "client-saw OPENAI_API_KEY=$OPENAI_API_KEY"; f=$(mktemp); echo "status $(curl -sS -o "$f" -w '%{http_code}' -H "Authorization: Bearer $OPENAI_API_KEY" https://${API_HOST}:${api.port}/v1/curl)"; echo "body $(cat "$f")"; rm -f "$f"`,
+    ]);
+    expect(result.stderr).toBe('');
+    expectSubstituted(result, '/v1/curl');
+  });
+
+  it('wget', async () => {
+    const result = await veil([
+      'run',
+      '--secret',
+      'OPENAI_API_KEY=OPENAI',
+      '--',
+      'sh',
+      '-c',
+      `echo "client-saw OPENAI_API_KEY=$OPENAI_API_KEY"; body=$(wget -q -O - --header="Authorization: Bearer $OPENAI_API_KEY" https://${API_HOST}:${api.port}/v1/wget) && echo "status 200"; echo "body $body"`,
+    ]);
+    expect(result.stderr).toBe('');
+    expectSubstituted(result, '/v1/wget');
+  });
+
+  it('python3 urllib', async () => {
+    const result = await runClient(['python3', join(CLIENTS, 'urllib_client.py')], '/v1/urllib');
+    expect(result.stderr).toBe('');
+    expectSubstituted(result, '/v1/urllib');
+  });
+
+  it('python3 requests', async () => {
+    const result = await runClient(['python3', join(CLIENTS, 'requests_client.py')], '/v1/requests');
+    expect(result.stderr).toBe('');
+    expectSubstituted(result, '/v1/requests');
+  });
+
+  it("Node's built-in fetch (through the NODE_OPTIONS preload)", async () => {
+    const result = await runClient(['node', join(CLIENTS, 'fetch_client.mjs')], '/v1/fetch');
+    expect(result.stderr).toBe('');
+    expectSubstituted(result, '/v1/fetch');
+  });
+
+  it('undici', async () => {
+    const result = await runClient(['node', join(CLIENTS, 'undici_client.mjs')], '/v1/undici');
+    expect(result.stderr).toBe('');
+    expectSubstituted(result, '/v1/undici');
+  });
+
+  it('axios', async () => {
+    const result = await runClient(['node', join(CLIENTS, 'axios_client.mjs')], '/v1/axios');
+    expect(result.stderr).toBe('');
+    expectSubstituted(result, '/v1/axios');
+  });
+
+  it.skipIf(spawnSync('java', ['-version']).status !== 0)("Java's HttpClient (java Client.java)", async () => {
+    const result = await runClient(['java', join(CLIENTS, 'Client.java')], '/v1/java');
+    // The JVM announces JAVA_TOOL_OPTIONS on stderr; nothing else may appear there.
+    expect(result.stderr.replace(/^Picked up JAVA_TOOL_OPTIONS: .*\n/m, '')).toBe('');
+    expectSubstituted(result, '/v1/java');
+  }, 60_000);
+
+  it('git clone over HTTPS with the placeholder in an extra header', async () => {
+    const target = join(dir, 'clone-header');
+    const before = git.requests.length;
+    const result = await veil([
+      'run',
+      '--secret',
+      'GH_TOKEN=GITHUB',
+      '--',
+      'sh',
+      '-c',
+      `echo "client-saw GH_TOKEN=$GH_TOKEN"; git -c "http.extraHeader=Authorization: Bearer $GH_TOKEN" clone -q https://${GIT_HOST}:${git.port}/demo.git ${target} && git -C ${target} log --format=%s`,
+    ], { GIT_TERMINAL_PROMPT: '0' });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(`client-saw GH_TOKEN=${gitPlaceholder}\nfirst\n`);
+    const requests = git.requests.slice(before);
+    expect(requests.length).toBeGreaterThanOrEqual(2);
+    for (const request of requests) expect(request.headers.authorization).toBe(`Bearer ${GIT_VALUE}`);
+  });
+
+  it('git clone over HTTPS with the placeholder as the Basic auth password in the URL', async () => {
+    const target = join(dir, 'clone-basic');
+    const before = gitAuth.requests.length;
+    const result = await veil([
+      'run',
+      '--secret',
+      'GH_TOKEN=GITHUB',
+      '--',
+      'sh',
+      '-c',
+      `git clone -q "https://x-access-token:$GH_TOKEN@${GIT_HOST}:${gitAuth.port}/demo.git" ${target} && git -C ${target} log --format=%s`,
+    ], { GIT_TERMINAL_PROMPT: '0' });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe('first\n');
+    const requests = gitAuth.requests.slice(before);
+    const authorized = requests.filter((request) => request.headers.authorization !== undefined);
+    // git answers the 401 challenge with the URL's credentials; the server saw them substituted.
+    expect(authorized.length).toBeGreaterThanOrEqual(2);
+    const expected = `Basic ${Buffer.from(`x-access-token:${GIT_VALUE}`).toString('base64')}`;
+    for (const request of authorized) expect(request.headers.authorization).toBe(expected);
+  });
+});
+
+describe('veil run: what the child sees and where values go', () => {
+  it('a host not on the allowlist receives the placeholder, not the value', async () => {
+    const result = await runClient(['python3', join(CLIENTS, 'urllib_client.py')], '/collect', OTHER_HOST);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`client-saw OPENAI_API_KEY=${placeholder}\n`);
+    expect(requestOn(api, '/collect').headers.authorization).toBe(`Bearer ${placeholder}`);
+  });
+
+  it("the child's env holds placeholders, proxy and trust settings, and no VEIL_* variable or value", async () => {
+    const result = await veil(['run', '--secret', 'OPENAI_API_KEY=OPENAI', '--', 'node', '-e', 'process.stdout.write(JSON.stringify(process.env))'], {
+      VEIL_API_KEY: '',
+      VEIL_PROXY_TOKEN: 'parent-token-not-for-the-child',
+      OPENAI_API_KEY: VALUE,
+      NODE_OPTIONS: '--max-old-space-size=256',
+    });
+    expect(result.code).toBe(0);
+    const childEnv = JSON.parse(result.stdout) as Record<string, string>;
+    expect(childEnv.OPENAI_API_KEY).toBe(placeholder);
+    expect(Object.keys(childEnv).filter((name) => name.startsWith('VEIL_'))).toEqual([]);
+    expect(result.stdout).not.toContain(VALUE);
+    expect(result.stdout).not.toContain('parent-token-not-for-the-child');
+    // Sidecar mode: a proxy URL without credentials.
+    expect(childEnv.HTTPS_PROXY).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(childEnv.https_proxy).toBe(childEnv.HTTPS_PROXY);
+    expect(childEnv.NO_PROXY).toBe('localhost,127.0.0.1,::1');
+    expect(childEnv.NODE_OPTIONS).toMatch(/^--max-old-space-size=256 --import=file:\/\/\/.*\/dist\/runtime\/node-proxy-preload\.js$/);
+    for (const name of ['SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'PIP_CERT', 'AWS_CA_BUNDLE', 'DENO_CERT', 'CARGO_HTTP_CAINFO']) {
+      expect(childEnv[name], name).toMatch(/veil-bundle-[0-9a-f]+-[0-9a-f]+\.pem$/);
+    }
+    expect(childEnv.NODE_EXTRA_CA_CERTS).toMatch(/veil-ca-[0-9a-f]+\.pem$/);
+    expect(childEnv.JAVA_TOOL_OPTIONS).toContain('-Djavax.net.ssl.trustStore=');
+    expect(childEnv.JAVA_TOOL_OPTIONS).toContain(`-Dhttps.proxyPort=${new URL(childEnv.HTTPS_PROXY!).port}`);
+    // The merged bundle holds Veil's CA after the system roots.
+    const bundle = readFileSync(childEnv.SSL_CERT_FILE!, 'utf8');
+    const caPem = readFileSync(join(dir, 'ca', 'ca.pem'), 'utf8').trim();
+    expect(bundle).toContain(caPem.split('\n').slice(1, -1).join('\n'));
+  });
+
+  it('no file Veil writes for the child holds a value', () => {
+    const trustDir = join(dir, 'data', 'trust');
+    const files = readdirSync(trustDir);
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    for (const file of files) {
+      const content = readFileSync(join(trustDir, file));
+      for (const value of [VALUE, GIT_VALUE]) expect(content.includes(value), file).toBe(false);
+    }
+  });
+
+  it('a mount of an unknown secret fails before the command runs', async () => {
+    const result = await veil(['run', '--secret', 'X_KEY=NO_SUCH_SECRET', '--', 'sh', '-c', 'echo ran']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('NO_SUCH_SECRET');
+  });
+
+  it('refuses to mount a secret over a variable Veil sets', async () => {
+    const result = await veil(['run', '--secret', 'HTTPS_PROXY=OPENAI', '--', 'true']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('HTTPS_PROXY');
+  });
+});
+
+/** Sandboxes left in the store of the test data dir. */
+async function sandboxCount(): Promise<number> {
+  const repo = await openSqliteRepository(join(dir, 'data', 'veil.db'));
+  try {
+    const org = await repo.getOrgByName('default');
+    return org ? (await repo.listSandboxes(org.id)).length : 0;
+  } finally {
+    await repo.close();
+  }
+}
+
+describe('veil run: exit status, signals, cleanup', () => {
+  it("exits with the child's code and deletes the sandbox", async () => {
+    const before = await sandboxCount();
+    const result = await veil(['run', '--secret', 'OPENAI_API_KEY=OPENAI', '--', 'sh', '-c', 'exit 7']);
+    expect(result.code).toBe(7);
+    expect(await sandboxCount()).toBe(before);
+  });
+
+  it('exits 127 when the command does not exist', async () => {
+    const result = await veil(['run', '--', 'no-such-command-veil-test']);
+    expect(result.code).toBe(127);
+    expect(result.stderr).toContain('command not found');
+  });
+
+  it('also runs without -- when the command follows the options', async () => {
+    const result = await veil(['run', '--secret', 'K=OPENAI', 'sh', '-c', 'echo "$K"']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(`${placeholder}\n`);
+  });
+
+  /** Starts `veil run` with a child that prints "ready" and then waits; resolves once it is ready. */
+  function startWaitingChild(script: string) {
+    const child = spawn(process.execPath, [CLI, 'run', '--secret', 'OPENAI_API_KEY=OPENAI', '--', 'node', '-e', script], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+    const ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`child never got ready; stderr: ${stderr}`)), 30_000);
+      child.stdout.setEncoding('utf8').on('data', (text: string) => {
+        stdout += text;
+        if (stdout.includes('ready\n')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        resolve({ code, signal });
+      });
+    });
+    return { child, ready, exited, output: () => ({ stdout, stderr }) };
+  }
+
+  it('relays SIGTERM to the child, exits 128+15 and deletes the sandbox', async () => {
+    const before = await sandboxCount();
+    const run = startWaitingChild('setInterval(() => {}, 1000); console.log("ready")');
+    await run.ready;
+    expect(await sandboxCount()).toBe(before + 1);
+    run.child.kill('SIGTERM');
+    const exit = await run.exited;
+    expect(exit).toEqual({ code: 143, signal: null });
+    expect(await sandboxCount()).toBe(before);
+  });
+
+  it('relays SIGINT (Ctrl-C) to the child; a child that handles it decides the exit code', async () => {
+    const before = await sandboxCount();
+    const run = startWaitingChild(
+      'process.on("SIGINT", () => { console.log("child got SIGINT"); process.exit(5); }); setInterval(() => {}, 1000); console.log("ready")',
+    );
+    await run.ready;
+    run.child.kill('SIGINT');
+    const exit = await run.exited;
+    expect(run.output().stdout).toContain('child got SIGINT');
+    expect(exit).toEqual({ code: 5, signal: null });
+    expect(await sandboxCount()).toBe(before);
+  });
+
+  it('relays SIGHUP', async () => {
+    const run = startWaitingChild('process.on("SIGHUP", () => { console.log("child got SIGHUP"); process.exit(0); }); setInterval(() => {}, 1000); console.log("ready")');
+    await run.ready;
+    run.child.kill('SIGHUP');
+    expect(await run.exited).toEqual({ code: 0, signal: null });
+    expect(run.output().stdout).toContain('child got SIGHUP');
+  });
+});
+
+describe('secret values', () => {
+  it('never appear in anything veil printed', () => {
+    expect(outputs.length).toBeGreaterThan(10);
+    for (const result of outputs) {
+      for (const value of [VALUE, GIT_VALUE]) {
+        expect(result.stdout.includes(value)).toBe(false);
+        expect(result.stderr.includes(value)).toBe(false);
+      }
+    }
+  });
+});
