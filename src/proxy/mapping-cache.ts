@@ -11,6 +11,8 @@ export interface MappingCacheOptions {
   staleMs?: number;
   /** Most sandboxes kept. Default 10 000. */
   maxEntries?: number;
+  /** A lookup taking longer than this counts as failed (stale-serve or 503). Default 10 s. */
+  lookupTimeoutMs?: number;
   /** Clock (ms); tests pass a controllable one. */
   now?: () => number;
 }
@@ -44,6 +46,7 @@ export class MappingCache {
   private readonly inflight = new Map<string, Promise<SandboxMapping | null>>();
   private readonly ttlMs: number;
   private readonly staleMs: number;
+  private readonly lookupTimeoutMs: number;
   private readonly now: () => number;
   /** Bumped on every change event: a lookup started before it must not fill the cache. */
   private generation = 0;
@@ -56,6 +59,7 @@ export class MappingCache {
   ) {
     this.ttlMs = options.ttlMs ?? 5_000;
     this.staleMs = options.staleMs ?? 60_000;
+    this.lookupTimeoutMs = options.lookupTimeoutMs ?? 10_000;
     this.now = options.now ?? Date.now;
     this.entries = new LRUCache<string, Entry>({ max: options.maxEntries ?? 10_000 });
     this.unsubscribe = feed ? feed.subscribe((event) => this.invalidate(event)) : () => {};
@@ -103,7 +107,7 @@ export class MappingCache {
     const pending = this.inflight.get(sandboxId);
     if (pending) return pending;
     const generation = this.generation;
-    const promise = this.resolver.resolve(sandboxId).then(
+    const promise = withTimeout(this.resolver.resolve(sandboxId), this.lookupTimeoutMs).then(
       (secrets) => {
         if (this.inflight.get(sandboxId) === promise) this.inflight.delete(sandboxId);
         if (secrets === null) {
@@ -122,4 +126,14 @@ export class MappingCache {
     this.inflight.set(sandboxId, promise);
     return promise;
   }
+}
+
+/** A resolver that hangs must not hang every request behind it. */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`secret lookup took longer than ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -130,6 +130,20 @@ describe('MappingCache', () => {
     await expect(cache.get('a')).rejects.toBeInstanceOf(ResolverUnavailableError);
   });
 
+  it('a lookup that hangs counts as failed: stale copy within the bound, else unavailable', async () => {
+    const inner = new MemoryResolver([sandbox('a', 'org')]);
+    const gated = new GatedResolver(inner);
+    const time = clock();
+    const cache = new MappingCache(gated, undefined, { ttlMs: 100, staleMs: 1_000, lookupTimeoutMs: 50, now: time.now });
+    await expect(cache.get('a')).rejects.toBeInstanceOf(ResolverUnavailableError);
+    const filled = cache.get('a');
+    gated.releaseAll();
+    await filled;
+    time.advance(200);
+    // The refresh never comes back; the stale copy is served once the lookup times out.
+    expect((await cache.get('a'))?.secrets.sandboxId).toBe('a');
+  });
+
   it('keeps at most maxEntries sandboxes', async () => {
     const resolver = new MemoryResolver(['a', 'b', 'c'].map((id) => sandbox(id, 'org')));
     const cache = new MappingCache(resolver, undefined, { maxEntries: 2, ttlMs: 60_000 });
