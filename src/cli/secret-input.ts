@@ -34,6 +34,40 @@ export interface ValueSource {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
   /** When true and no --value-file: read stdin if it is not a terminal (create). */
   stdinByDefault: boolean;
+  /** With stdinByDefault on a terminal: ask for the value here without echoing it. */
+  prompt?: { label: string; output: NodeJS.WritableStream } | undefined;
+}
+
+/** Reads one line from a terminal in raw mode, echoing nothing. Ctrl-C cancels, Ctrl-D/Enter ends. */
+async function readHiddenLine(stdin: NodeJS.ReadStream, output: NodeJS.WritableStream, label: string): Promise<Buffer> {
+  output.write(label);
+  stdin.setRawMode(true);
+  stdin.resume();
+  const bytes: number[] = [];
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const onData = (chunk: Buffer) => {
+        for (const byte of chunk) {
+          if (byte === 0x03) return finish(new UsageError('cancelled'));
+          if (byte === 0x0d || byte === 0x0a || byte === 0x04) return finish();
+          if (byte === 0x7f || byte === 0x08) bytes.pop();
+          else bytes.push(byte);
+          if (bytes.length > MAX_VALUE_BYTES) return finish(new UsageError(`the value is larger than ${MAX_VALUE_BYTES} bytes`));
+        }
+      };
+      const finish = (error?: Error) => {
+        stdin.off('data', onData);
+        if (error) reject(error);
+        else resolve();
+      };
+      stdin.on('data', onData);
+    });
+  } finally {
+    stdin.setRawMode(false);
+    stdin.pause();
+    output.write('\n');
+  }
+  return Buffer.from(bytes);
 }
 
 /** The value, or undefined when none was asked for. Errors never include the content. */
@@ -52,6 +86,9 @@ export async function readSecretValue(source: ValueSource): Promise<string | und
   } else if (source.valueFile === '-' || (source.stdinByDefault && !source.stdin.isTTY)) {
     origin = 'stdin';
     raw = await readStream(source.stdin);
+  } else if (source.stdinByDefault && source.prompt && 'setRawMode' in source.stdin) {
+    origin = 'the prompt';
+    raw = await readHiddenLine(source.stdin as NodeJS.ReadStream, source.prompt.output, source.prompt.label);
   } else {
     return undefined;
   }

@@ -29,7 +29,7 @@ Options for create/update:
   --name NAME                   (update) rename the secret
 
 The value is never accepted on the command line. create reads it from stdin when stdin is not a
-terminal, or from --value-file. update changes the value only with --value-file (use
+terminal (else it prompts without echo), or from --value-file. update changes the value only with --value-file (use
 "--value-file -" for stdin). Exactly one trailing newline is stripped from the value.
 
 Common options:
@@ -121,7 +121,12 @@ async function run(args: string[], context: CliContext): Promise<number> {
         const secrets = await backend();
         const hosts = splitList(values.host);
         const locations = parseLocations(values.location);
-        const value = await readSecretValue({ valueFile: values['value-file'], stdin: context.stdin, stdinByDefault: true });
+        const value = await readSecretValue({
+        valueFile: values['value-file'],
+        stdin: context.stdin,
+        stdinByDefault: true,
+        prompt: { label: `Value for ${name} (input hidden): `, output: context.stderr },
+      });
         if (value === undefined) throw new UsageError('secrets create: give the value on stdin (e.g. `veil secrets create NAME < file`) or with --value-file FILE; it is never accepted as an argument');
         const secret = await secrets.create({
           name: name!,
