@@ -1,4 +1,25 @@
-/** The control-plane HTTP API (Daytona-compatible routes plus Veil's admin routes). */
+/**
+ * The control-plane HTTP API (Daytona-compatible routes plus Veil's admin routes).
+ *
+ *   GET    /health                      no auth            {status:"ok"}
+ *   POST   /secret                      secrets:write      201 Secret (never a value)
+ *   GET    /secret                      secrets:read       Secret[]
+ *   GET    /secret/paginated            secrets:read       {items,total,nextCursor} ?cursor&limit(1..200)&name&sort&order
+ *   GET    /secret/:id                  secrets:read       Secret
+ *   PATCH  /secret/:id                  secrets:write      Secret (partial; value rotation keeps the placeholder)
+ *   DELETE /secret/:id                  secrets:write      204
+ *   POST   /sandbox                     sandboxes:write    201 Sandbox + proxyToken (shown once)
+ *   GET    /sandbox                     sandboxes:write    Sandbox[]
+ *   GET    /sandbox/:idOrName           sandboxes:write    Sandbox
+ *   DELETE /sandbox/:idOrName           sandboxes:write    204
+ *   PUT    /sandbox/:idOrName/secrets   sandboxes:write    Sandbox (replaces the mounts)
+ *   GET    /sandbox/:id/secrets         proxy:resolve      [{env,name,placeholder,value,hosts,locations}] + X-Veil-Proxy-Token-Sha256
+ *   POST   /orgs, GET /orgs             admin              (creating orgs: admin keys of the "default" org only)
+ *   POST   /api-keys                    admin              201 {id,orgId,name,scopes,sandboxId,createdAt,key}
+ *   GET    /api-keys, DELETE /api-keys/:id  admin          the caller's org
+ *
+ * Errors are {statusCode,error,message}; another org's ids are 404, never 403.
+ */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ForbiddenError, NotFoundError } from '../errors.js';
 import type { ChangeFeed } from '../events/types.js';
