@@ -35,6 +35,8 @@ export class SandboxesService {
       updatedAt: now,
     };
     const created = await this.repo.createSandbox(record);
+    // A proxy may have cached "no such sandbox" for this id; let it forget.
+    this.feed.publish({ kind: 'sandbox', orgId, sandboxId: id });
     return { ...sandboxView(created, secretsById), proxyToken };
   }
 

@@ -114,6 +114,12 @@ describe('sandboxes through @daytonaio/api-client', () => {
     expect(events).toEqual([]);
   });
 
+  it('creating a sandbox publishes a sandbox event (drops a cached "not found")', async () => {
+    events.length = 0;
+    const created = (await api.sandboxes.createSandbox({ name: 'announced' })).data as any;
+    expect(events).toEqual([{ kind: 'sandbox', orgId: harness.cp.bootstrap.defaultOrg.id, sandboxId: created.id }]);
+  });
+
   it('409 on a duplicate sandbox name; a name is optional (defaults to the id)', async () => {
     await api.sandboxes.createSandbox({ name: 'twice' });
     expect((await statusOf(api.sandboxes.createSandbox({ name: 'twice' }))).status).toBe(409);
