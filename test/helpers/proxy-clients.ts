@@ -81,3 +81,22 @@ export async function pythonGet(url: string, proxyUrl: string, cafile: string, h
     return { status: 0, body: result.stdout, stderr: result.stderr };
   }
 }
+
+const PYTHON_REQUESTS_CLIENT = `
+import json, sys, requests
+url, proxy, cafile = sys.argv[1], sys.argv[2], sys.argv[3]
+headers = json.loads(sys.argv[4])
+response = requests.get(url, headers=headers, proxies={'http': proxy, 'https': proxy}, verify=cafile, timeout=15)
+print(json.dumps({'status': response.status_code, 'body': response.text}))
+`;
+
+/** python3 requests (urllib3 underneath) with proxies= and verify=cafile. */
+export async function pythonRequestsGet(url: string, proxyUrl: string, cafile: string, headers: Record<string, string>): Promise<{ status: number; body: string; stderr: string }> {
+  const result = await run('python3', ['-c', PYTHON_REQUESTS_CLIENT, url, proxyUrl, cafile, JSON.stringify(headers)]);
+  try {
+    const parsed = JSON.parse(result.stdout) as { status: number; body: string };
+    return { ...parsed, stderr: result.stderr };
+  } catch {
+    return { status: 0, body: result.stdout, stderr: result.stderr };
+  }
+}

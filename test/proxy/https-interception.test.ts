@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProxyAgent, request } from 'undici';
-import { curl, pythonGet } from '../helpers/proxy-clients.js';
+import { curl, pythonGet, pythonRequestsGet } from '../helpers/proxy-clients.js';
 import { assertNoValueLogged, startFixture, VALUES, type Fixture } from '../helpers/proxy-fixture.js';
 import type { ReceivedRequest } from '../helpers/upstream.js';
 
@@ -127,6 +127,18 @@ describe('HTTPS through CONNECT + interception', () => {
     expect(result.status, result.stderr).toBe(200);
     expect(lastSeen().url).toBe('/py-secure');
     expect(header(lastSeen(), 'x-key')).toBe(VALUES.exact);
+  });
+
+  it('works with python3 requests (proxies= with credentials, verify=cafile)', async () => {
+    const result = await pythonRequestsGet(
+      `https://api.example.com:${fx.https.port}/requests-secure`,
+      `http://${fx.userinfo}@127.0.0.1:${fx.proxyPort}`,
+      fx.veilCa.certFile,
+      { Authorization: `token ${fx.secrets.exact.placeholder}` },
+    );
+    expect(result.status, result.stderr).toBe(200);
+    expect(lastSeen().url).toBe('/requests-secure');
+    expect(header(lastSeen(), 'authorization')).toBe(`token ${VALUES.exact}`);
   });
 
   it('works with Node undici ProxyAgent', async () => {
