@@ -3,6 +3,8 @@
  * unset. Every public flag/env name lives here (they are a contract: README lists them).
  */
 import type { CaLocation } from '../ca/types.js';
+import { decodeMasterKey, MasterKeyError } from '../crypto/master-key.js';
+import { MIN_CUSTOM_KEY_LENGTH } from '../service/orgs.js';
 import { UsageError } from './errors.js';
 import {
   parseBoolean,
@@ -101,6 +103,26 @@ function optional<T>(picked: { text: string; setting: string } | undefined, pars
   return picked === undefined ? undefined : parse(picked.setting, picked.text);
 }
 
+/** Checks VEIL_MASTER_KEY's shape up front so a typo is a usage error (exit 2), not a failed start. */
+function checkMasterKey(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  try {
+    decodeMasterKey(value, 'VEIL_MASTER_KEY');
+  } catch (error) {
+    // Its messages describe the problem and never echo the key.
+    if (error instanceof MasterKeyError) throw new UsageError(error.message);
+    throw error;
+  }
+  return value;
+}
+
+function checkAdminApiKey(value: string | undefined): string | undefined {
+  if (value !== undefined && (value.length < MIN_CUSTOM_KEY_LENGTH || /\s/.test(value))) {
+    throw new UsageError(`VEIL_ADMIN_API_KEY: must be at least ${MIN_CUSTOM_KEY_LENGTH} characters without whitespace (value not shown)`);
+  }
+  return value;
+}
+
 export function loadConfig(flags: ConfigFlags = {}, env: Env = {}): VeilConfig {
   const dataDir = optional(pick(flags['data-dir'], 'data-dir', env, 'VEIL_DATA_DIR'), parseNonEmpty) ?? DEFAULTS.dataDir;
   const apiListen = pick(flags['api-listen'], 'api-listen', env, 'VEIL_API_LISTEN') ?? { text: DEFAULTS.apiListen, setting: 'VEIL_API_LISTEN' };
@@ -117,8 +139,8 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = {}): VeilConfig {
     apiListen: parseListen(apiListen.setting, apiListen.text),
     proxyListen: parseListen(proxyListen.setting, proxyListen.text),
     proxyEnabled: flags['no-proxy'] !== true,
-    masterKey: envValue(env, 'VEIL_MASTER_KEY'),
-    adminApiKey: envValue(env, 'VEIL_ADMIN_API_KEY'),
+    masterKey: checkMasterKey(envValue(env, 'VEIL_MASTER_KEY')),
+    adminApiKey: checkAdminApiKey(envValue(env, 'VEIL_ADMIN_API_KEY')),
     ca: { dir: envValue(env, 'VEIL_CA_DIR') ?? DEFAULTS.caDir, certFile, keyFile },
     upstreamCaFile: envValue(env, 'VEIL_UPSTREAM_CA_FILE'),
     resolve: optional(pick(undefined, '', env, 'VEIL_RESOLVE'), parseResolve) ?? [],

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseListen, parseResolve, UsageError } from '../../src/config/index.js';
 
+const MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
+const ADMIN_KEY = 'admin-key-chosen-by-the-operator-0123456789';
+
 function usageMessage(fn: () => unknown): string {
   try {
     fn();
@@ -38,8 +41,8 @@ describe('loadConfig', () => {
         VEIL_DATA_DIR: '/var/lib/veil',
         VEIL_API_LISTEN: '0.0.0.0:9000',
         VEIL_PROXY_LISTEN: '[::1]:0',
-        VEIL_MASTER_KEY: 'mk',
-        VEIL_ADMIN_API_KEY: 'ak',
+        VEIL_MASTER_KEY: MASTER_KEY,
+        VEIL_ADMIN_API_KEY: ADMIN_KEY,
         VEIL_CA_DIR: '/etc/veil/ca',
         VEIL_CA_CERT_FILE: '/c.pem',
         VEIL_CA_KEY_FILE: '/k.pem',
@@ -59,8 +62,8 @@ describe('loadConfig', () => {
       apiListen: { host: '0.0.0.0', port: 9000 },
       proxyListen: { host: '::1', port: 0 },
       proxyEnabled: true,
-      masterKey: 'mk',
-      adminApiKey: 'ak',
+      masterKey: MASTER_KEY,
+      adminApiKey: ADMIN_KEY,
       ca: { dir: '/etc/veil/ca', certFile: '/c.pem', keyFile: '/k.pem' },
       upstreamCaFile: '/up.pem',
       resolve: [
@@ -107,6 +110,17 @@ describe('loadConfig', () => {
     expect(usageMessage(() => loadConfig({}, { VEIL_LOG_LEVEL: 'loud' }))).toContain('VEIL_LOG_LEVEL');
     expect(usageMessage(() => loadConfig({}, { VEIL_API_URL: 'ftp://x' }))).toContain('VEIL_API_URL');
     expect(usageMessage(() => loadConfig({}, { VEIL_CA_CERT_FILE: '/c.pem' }))).toContain('set together');
+  });
+
+  it('validates VEIL_MASTER_KEY and VEIL_ADMIN_API_KEY without echoing them', () => {
+    const shortKey = Buffer.alloc(16, 9).toString('base64');
+    const message = usageMessage(() => loadConfig({}, { VEIL_MASTER_KEY: shortKey }));
+    expect(message).toContain('VEIL_MASTER_KEY');
+    expect(message).not.toContain(shortKey);
+    expect(usageMessage(() => loadConfig({}, { VEIL_MASTER_KEY: 'not base64 at all!' }))).not.toContain('not base64');
+    const adminMessage = usageMessage(() => loadConfig({}, { VEIL_ADMIN_API_KEY: 'short-admin-key' }));
+    expect(adminMessage).toContain('VEIL_ADMIN_API_KEY');
+    expect(adminMessage).not.toContain('short-admin-key');
   });
 
   it('never echoes a database URL (it may hold a password)', () => {

@@ -114,6 +114,12 @@ describe('veil serve', () => {
     const badEnv = await runCli(['serve', '--data-dir', join(temp.path, 'bad'), '--no-proxy'], { env: { VEIL_API_LISTEN: '127.0.0.1:0', VEIL_DISALLOWED: 'maybe' } });
     expect(badEnv.code).toBe(2);
     expect(badEnv.stderr).toContain('VEIL_DISALLOWED');
+    const badMasterKey = await runCli(['serve', '--data-dir', join(temp.path, 'bad'), '--api-listen', '127.0.0.1:0', '--no-proxy'], {
+      env: { VEIL_MASTER_KEY: 'dG9vIHNob3J0' },
+    });
+    expect(badMasterKey.code).toBe(2);
+    expect(badMasterKey.stderr).toContain('VEIL_MASTER_KEY must be base64 of exactly 32 bytes');
+    expect(badMasterKey.stderr).not.toContain('dG9vIHNob3J0');
 
     const server = await startServeProcess();
     try {
