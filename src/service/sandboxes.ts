@@ -42,7 +42,7 @@ export class SandboxesService {
 
   async get(orgId: string, idOrName: string): Promise<SandboxView> {
     const record = await this.find(orgId, idOrName);
-    return sandboxView(record, await this.secretsOf(orgId));
+    return sandboxView(record, await this.mountedSecrets(record));
   }
 
   async list(orgId: string): Promise<SandboxView[]> {
@@ -81,6 +81,12 @@ export class SandboxesService {
     return byName;
   }
 
+  /** Only the secrets a sandbox mounts (an org may hold many more). */
+  private async mountedSecrets(sandbox: SandboxRecord): Promise<Map<string, SecretRecord>> {
+    const secrets = await Promise.all(sandbox.mounts.map((mount) => this.repo.getSecret(sandbox.orgId, mount.secretId)));
+    return new Map(secrets.filter((secret): secret is SecretRecord => secret !== null).map((secret) => [secret.id, secret]));
+  }
+
   private async secretsOf(orgId: string): Promise<Map<string, SecretRecord>> {
     return new Map((await this.repo.listSecrets(orgId)).map((secret) => [secret.id, secret]));
   }
@@ -88,14 +94,18 @@ export class SandboxesService {
   /** Validates the mount list and maps secret names (in this org) to ids; unknown names are a 400. */
   private async resolveMounts(orgId: string, input: unknown): Promise<{ mounts: SandboxMountRecord[]; secretsById: Map<string, SecretRecord> }> {
     const requested = validateMountList(input);
-    const secrets = await this.repo.listSecrets(orgId);
-    const byName = new Map(secrets.map((secret) => [secret.name, secret]));
+    const byName = new Map<string, SecretRecord | null>();
+    for (const { secretName } of requested) {
+      if (!byName.has(secretName)) byName.set(secretName, await this.repo.getSecretByName(orgId, secretName));
+    }
     const mounts = requested.map(({ env, secretName }) => {
       const secret = byName.get(secretName);
       if (!secret) throw new BadRequestError(`secrets: env var ${quote(env)} refers to unknown secret ${quote(secretName)}`);
       return { env, secretId: secret.id };
     });
-    return { mounts, secretsById: new Map(secrets.map((secret) => [secret.id, secret])) };
+    const secretsById = new Map<string, SecretRecord>();
+    for (const secret of byName.values()) if (secret) secretsById.set(secret.id, secret);
+    return { mounts, secretsById };
   }
 }
 
