@@ -68,7 +68,7 @@ export function createProxyServer(options: ProxyOptions): ProxyServer {
   // 'listening'. This server never listens, so start it explicitly; test/proxy/robustness checks
   // that a slow request head inside a TLS tunnel still gets 408. The socket idle timeout is a backstop.
   intercept.emit('listening');
-  intercept.timeout = Math.max(timeouts.idleMs, timeouts.upstreamHeadersMs + 5_000);
+  intercept.timeout = Math.max(timeouts.idleMs, timeouts.upstreamHeadersMs, timeouts.upstreamBodyMs) + 5_000;
   intercept.on('clientError', onClientError);
 
   const server = createServer(serverOptions, onRequest);
