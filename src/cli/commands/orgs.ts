@@ -27,8 +27,10 @@ async function run(args: string[], context: CliContext): Promise<number> {
   const [subcommand, rest] = splitSubcommand(args);
   const { values, positionals } = parseCommandArgs(rest, ADMIN_FLAGS);
   if (values.help || subcommand === undefined || subcommand === 'help') {
-    context.stdout.write(HELP);
-    return subcommand === undefined && !values.help ? 2 : 0;
+    // Asked-for help goes to stdout (exit 0); help shown because the subcommand is missing is a usage error.
+    const missing = subcommand === undefined && !values.help;
+    (missing ? context.stderr : context.stdout).write(HELP);
+    return missing ? 2 : 0;
   }
   if (subcommand !== 'create' && subcommand !== 'list') throw new UsageError(`unknown subcommand "orgs ${subcommand}" (try: veil orgs --help)`);
   const names = subcommand === 'create' ? ['name'] : [];
