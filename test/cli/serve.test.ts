@@ -69,7 +69,11 @@ describe('veil serve', () => {
       // Give the server the request head first, so the request is in flight when the signal lands.
       await new Promise((resolve) => setTimeout(resolve, 300));
       exit = server.stop({ keepDataDir: true });
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Send the rest only once the server is draining, so the request is surely in flight then.
+      for (let polls = 0; polls < 600 && !server.stdoutLines.some((line) => line.includes('shutting down')); polls++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(server.stdoutLines.some((line) => line.includes('shutting down'))).toBe(true);
     });
     expect(reply).toMatch(/^HTTP\/1\.1 201 /);
     expect((await exit!).code).toBe(0);
