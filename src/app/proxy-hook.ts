@@ -1,11 +1,13 @@
 /**
- * PROXY HOOK: where `startVeil` starts the embedded egress proxy. The lead wires src/proxy in here;
- * start.ts calls this once the store and API are up and includes `url` in the ready line.
- * Returning undefined means "no proxy running" (the ready line then has no proxyUrl).
+ * Starts the embedded egress proxy of `veil serve`: same process, same store (through the
+ * in-process resolver) and the API's change feed, so a write through the API is seen by the very
+ * next proxied request.
  */
+import { loadOrCreateCertificateAuthority } from '../ca/index.js';
 import type { VeilConfig } from '../config/index.js';
 import type { ChangeFeed } from '../events/types.js';
 import type { Logger } from '../log/logger.js';
+import { pinsFromEntries, startProxy } from '../proxy/index.js';
 import type { SecretResolver } from '../resolver/types.js';
 
 export interface EmbeddedProxyContext {
@@ -25,8 +27,21 @@ export interface EmbeddedProxy {
 }
 
 export async function startEmbeddedProxy(context: EmbeddedProxyContext): Promise<EmbeddedProxy | undefined> {
-  if (!context.config.proxyEnabled) return undefined;
-  // Not wired yet: src/proxy is being built. Until then `veil serve` runs the control plane only.
-  context.logger.warn('the egress proxy is not available in this build; serving the API only');
-  return undefined;
+  const { config, resolver, feed, logger } = context;
+  if (!config.proxyEnabled) return undefined;
+  const ca = await loadOrCreateCertificateAuthority(config.ca, { logger });
+  const proxy = await startProxy({
+    resolver,
+    feed,
+    ca,
+    logger,
+    ...(config.sandboxId !== undefined ? { sandboxId: config.sandboxId } : {}),
+    disallowed: config.disallowed,
+    allowUnrestrictedSecrets: config.allowUnrestrictedSecrets,
+    ...(config.upstreamCaFile !== undefined ? { upstreamCaFile: config.upstreamCaFile } : {}),
+    resolve: pinsFromEntries(config.resolve),
+    host: config.proxyListen.host,
+    port: config.proxyListen.port,
+  });
+  return { url: proxy.url, close: proxy.close };
 }
