@@ -27,13 +27,20 @@ export interface RunChildOptions {
   cwd?: string | undefined;
   /** Called once when a relayed signal arrives (e.g. to log "stopping"). */
   onSignal?: ((signal: NodeJS.Signals) => void) | undefined;
+  /**
+   * Whether SIGINT sent to Veil is passed on. Default: only when stdin is not a terminal. In a
+   * terminal, Ctrl-C already reaches the child (same foreground process group); relaying it too
+   * would deliver it twice, and interactive programs (agents among them) treat a quick second
+   * Ctrl-C as "exit now" instead of "cancel".
+   */
+  relaySigint?: boolean | undefined;
 }
 
 /**
  * Spawns the command (looked up on the child's PATH) and resolves when it has exited. While it runs,
  * SIGINT/SIGTERM/SIGHUP sent to this process are passed on to the child instead of ending Veil, so
  * Veil can clean up (delete the sandbox) after the child is gone. Ctrl-C in a terminal reaches the
- * child directly as well (same process group); the relay covers `kill <veil pid>`.
+ * child directly (same process group): see `relaySigint`.
  * A command that cannot be started resolves with 127 (not found) or 126 (not executable).
  */
 export function runChild(options: RunChildOptions, stderr: NodeJS.WritableStream = process.stderr): Promise<ChildExit> {
@@ -48,9 +55,11 @@ export function runChild(options: RunChildOptions, stderr: NodeJS.WritableStream
       for (const [signal, relay] of relays) process.removeListener(signal, relay);
       relays.clear();
     };
+    const relaySigint = options.relaySigint ?? !process.stdin.isTTY;
     for (const signal of RELAYED_SIGNALS) {
       const relay = () => {
         options.onSignal?.(signal);
+        if (signal === 'SIGINT' && !relaySigint) return; // the terminal delivered it already
         if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       };
       relays.set(signal, relay);

@@ -18,6 +18,7 @@ import {
   makeBareRepo,
   makeUpstreamPki,
   runCli,
+  runProgram,
   startGitServer,
   startUpstream,
   type CliResult,
@@ -364,12 +365,61 @@ describe('veil run: exit status, signals, cleanup', () => {
     expect(await sandboxCount()).toBe(before);
   });
 
+  it('Ctrl-C on a terminal reaches the child once (not again through the relay), then the sandbox is deleted', async () => {
+    // python3's pty: veil run gets a real controlling terminal; \x03 makes the line discipline send
+    // SIGINT to the foreground process group (veil and the child).
+    const driver = String.raw`
+import os, pty, sys, time, select
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+out = b''
+sent = False
+deadline = time.time() + 60
+while time.time() < deadline:
+    ready, _, _ = select.select([fd], [], [], 0.2)
+    if ready:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    if not sent and b'ready' in out:
+        os.write(fd, b'')
+        sent = True
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode('utf8', 'replace'))
+sys.exit(os.waitstatus_to_exitcode(status))
+`;
+    // The child counts SIGINTs for a while after the first one, then reports and exits 0.
+    const child = 'let n = 0; process.on("SIGINT", () => { if (n++ === 0) setTimeout(() => { console.log("sigints=" + n); process.exit(0); }, 1500); }); setInterval(() => {}, 1000); console.log("ready")';
+    const before = await sandboxCount();
+    const result = await runProgram('python3', ['-c', driver, process.execPath, CLI, 'run', '--secret', 'K=OPENAI', '--', 'node', '-e', child], { env });
+    expect(result.stdout).toContain('sigints=1');
+    expect(result.code).toBe(0);
+    expect(await sandboxCount()).toBe(before);
+  });
+
   it('relays SIGHUP', async () => {
     const run = startWaitingChild('process.on("SIGHUP", () => { console.log("child got SIGHUP"); process.exit(0); }); setInterval(() => {}, 1000); console.log("ready")');
     await run.ready;
     run.child.kill('SIGHUP');
     expect(await run.exited).toEqual({ code: 0, signal: null });
     expect(run.output().stdout).toContain('child got SIGHUP');
+  });
+});
+
+describe('veil secrets, local mode', () => {
+  it('lists what create stored in the data dir; refuses a directory without Veil data', async () => {
+    const list = await veil(['secrets', 'list', '--json']);
+    expect(list.code).toBe(0);
+    const names = (JSON.parse(list.stdout) as { name: string; placeholder: string }[]).map((secret) => [secret.name, secret.placeholder]);
+    expect(names).toEqual(expect.arrayContaining([['OPENAI', placeholder], ['GITHUB', gitPlaceholder]]));
+    const empty = await veil(['secrets', 'list'], { VEIL_DATA_DIR: join(dir, 'no-such-data') });
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toContain('no Veil data');
   });
 });
 

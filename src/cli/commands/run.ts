@@ -34,8 +34,10 @@ preload that routes Node's fetch through the proxy, and JAVA_TOOL_OPTIONS (trust
 No VEIL_* variable of this shell reaches it. Java sends no proxy credentials: in remote mode, Java
 clients need a proxy in sidecar mode.
 
-Signals SIGINT, SIGTERM and SIGHUP are passed on to the command. Exit status: the command's, or
-128 + the signal number when a signal ended it; 127 when the command is not found.
+Signals SIGTERM and SIGHUP are passed on to the command, and SIGINT too unless stdin is a terminal
+(there Ctrl-C reaches the command directly; passing it on would deliver it twice). Veil waits for
+the command to end, then deletes the sandbox. Exit status: the command's, or 128 + the signal
+number when a signal ended it; 127 when the command is not found.
 `;
 
 const FLAGS = {

@@ -1,0 +1,175 @@
+/**
+ * `veil run` and `veil env` against a running `veil serve` (remote mode: VEIL_API_URL,
+ * VEIL_API_KEY, VEIL_PROXY_URL, VEIL_CA_CERT_FILE), with real clients and HTTPS servers on
+ * 127.0.0.1 standing for the real APIs.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+import { baseEnv, CLIENTS, fakeSecretValue, makeUpstreamPki, runCli, runProgram, startUpstream, type CliResult, type Upstream } from './support.js';
+
+const API_HOST = 'api.openai.test';
+const VALUE = fakeSecretValue('sk-remote-');
+
+let temp: { path: string; remove(): void };
+let api: Upstream;
+let serve: ServeProcess;
+let remoteEnv: Record<string, string>;
+let placeholder: string;
+const outputs: CliResult[] = [];
+
+async function veil(args: string[], extra: Record<string, string> = {}, input?: string): Promise<CliResult> {
+  const result = await runCli(args, { ...remoteEnv, ...extra }, input === undefined ? {} : { input });
+  outputs.push(result);
+  return result;
+}
+
+beforeAll(async () => {
+  temp = makeTempDir('veil-run-remote-');
+  const pki = makeUpstreamPki(join(temp.path, 'pki'), [API_HOST]);
+  api = await startUpstream(pki);
+  serve = await startServeProcess({
+    proxy: true,
+    env: { VEIL_RESOLVE: `${API_HOST}=127.0.0.1`, VEIL_UPSTREAM_CA_FILE: pki.caFile, VEIL_LOG_LEVEL: 'warn' },
+  });
+  if (!serve.proxyUrl) throw new Error('`veil serve --proxy-listen 127.0.0.1:0` printed no proxyUrl in its ready line: the proxy is not wired into serve (src/app/proxy-hook.ts)');
+  remoteEnv = {
+    ...baseEnv(),
+    VEIL_API_URL: serve.apiUrl,
+    VEIL_API_KEY: serve.adminApiKey,
+    VEIL_PROXY_URL: serve.proxyUrl,
+    VEIL_CA_CERT_FILE: join(serve.dataDir, 'certs', 'ca.pem'),
+    // Trust files of `veil env` go here (default <data-dir>/trust).
+    VEIL_DATA_DIR: join(temp.path, 'client-data'),
+  };
+  const created = await veil(['secrets', 'create', 'OPENAI', '--host', API_HOST, '--json'], {}, VALUE);
+  expect(created.code, created.stderr).toBe(0);
+  placeholder = (JSON.parse(created.stdout) as { placeholder: string }).placeholder;
+}, 90_000);
+
+afterAll(async () => {
+  await serve?.stop();
+  await api?.close();
+  temp?.remove();
+});
+
+async function sandboxNames(): Promise<string[]> {
+  const response = await fetch(`${serve.apiUrl}/sandbox`, { headers: { authorization: `Bearer ${serve.adminApiKey}` } });
+  expect(response.status).toBe(200);
+  return ((await response.json()) as { name: string }[]).map((sandbox) => sandbox.name);
+}
+
+describe('veil run, remote mode', () => {
+  it('registers the sandbox on the control plane, uses the shared proxy with credentials, deletes the sandbox', async () => {
+    const result = await veil([
+      'run',
+      '--sandbox-name',
+      'remote-run-1',
+      '--secret',
+      'OPENAI_API_KEY=OPENAI',
+      '--',
+      'sh',
+      '-c',
+      `node -e 'const e = process.env; console.log(JSON.stringify({ proxy: e.HTTPS_PROXY, keys: Object.keys(e).filter((n) => n.startsWith("VEIL_")) }))' && python3 ${join(CLIENTS, 'requests_client.py')} https://${API_HOST}:${api.port}/v1/remote-requests OPENAI_API_KEY && node ${join(CLIENTS, 'fetch_client.mjs')} https://${API_HOST}:${api.port}/v1/remote-fetch OPENAI_API_KEY`,
+    ]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const first = JSON.parse(result.stdout.split('\n')[0]!) as { proxy: string; keys: string[] };
+    // Shared proxy: the sandbox's own credentials, never the API key.
+    const proxy = new URL(first.proxy);
+    expect(proxy.username).toMatch(/^[0-9a-f-]{36}$/);
+    expect(proxy.password.length).toBeGreaterThan(20);
+    expect(`${proxy.protocol}//${proxy.host}`).toBe(serve.proxyUrl);
+    expect(first.keys).toEqual([]);
+    expect(result.stdout).not.toContain(serve.adminApiKey);
+    expect(result.stdout.split(`client-saw OPENAI_API_KEY=${placeholder}\n`)).toHaveLength(3);
+    for (const path of ['/v1/remote-requests', '/v1/remote-fetch']) {
+      const request = api.requests.find((candidate) => candidate.url === path);
+      expect(request?.headers.authorization).toBe(`Bearer ${VALUE}`);
+    }
+    expect(await sandboxNames()).not.toContain('remote-run-1');
+  });
+
+  it('needs VEIL_PROXY_URL and cleans up the sandbox when it is missing', async () => {
+    const result = await veil(['run', '--sandbox-name', 'remote-run-2', '--secret', 'K=OPENAI', '--', 'true'], { VEIL_PROXY_URL: '' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('VEIL_PROXY_URL');
+    expect(await sandboxNames()).not.toContain('remote-run-2');
+  });
+});
+
+describe('veil env', () => {
+  let sandboxId: string;
+  let proxyToken: string;
+
+  beforeAll(async () => {
+    const response = await fetch(`${serve.apiUrl}/sandbox`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${serve.adminApiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'env-sandbox', secrets: [{ OPENAI_API_KEY: 'OPENAI' }] }),
+    });
+    expect(response.status).toBeLessThan(300);
+    const created = (await response.json()) as { id: string; proxyToken: string };
+    sandboxId = created.id;
+    proxyToken = created.proxyToken;
+  });
+
+  /** Evaluates `veil env` shell output in sh, then runs curl with the result. */
+  async function curlWithEnv(shellText: string, path: string) {
+    const script = `${shellText}\nprintf 'client-saw %s\\n' "$OPENAI_API_KEY"; curl -sS -f -H "Authorization: Bearer $OPENAI_API_KEY" https://${API_HOST}:${api.port}${path}`;
+    return runProgram('sh', ['-c', script], { env: { PATH: process.env.PATH, HOME: temp.path } });
+  }
+
+  it('remote mode: prints a shell env that works as is when the proxy token is given', async () => {
+    const result = await veil(['env', '--sandbox', sandboxId], { VEIL_PROXY_TOKEN: proxyToken });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toContain(`export OPENAI_API_KEY='${placeholder}'\n`);
+    expect(result.stdout).toMatch(/^export HTTPS_PROXY='http:\/\/[0-9a-f-]{36}:[^@']+@127\.0\.0\.1:\d+'$/m);
+    const run = await curlWithEnv(result.stdout, '/v1/env-remote');
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe(`client-saw ${placeholder}\nupstream-ok ${api.requests.length}\n`);
+    expect(api.requests.find((request) => request.url === '/v1/env-remote')?.headers.authorization).toBe(`Bearer ${VALUE}`);
+  });
+
+  it('local mode on the server data dir: dotenv and json formats', async () => {
+    const local = { VEIL_API_URL: '', VEIL_API_KEY: '', VEIL_DATA_DIR: serve.dataDir, VEIL_CA_DIR: join(serve.dataDir, 'certs'), VEIL_PROXY_TOKEN: proxyToken };
+    const json = await veil(['env', '--sandbox', 'env-sandbox', '--format', 'json'], local);
+    expect(json.code, json.stderr).toBe(0);
+    const vars = JSON.parse(json.stdout) as Record<string, string>;
+    expect(vars.OPENAI_API_KEY).toBe(placeholder);
+    expect(new URL(vars.HTTPS_PROXY!).password).toBe(encodeURIComponent(proxyToken));
+    expect(vars.SSL_CERT_FILE).toContain(join(serve.dataDir, 'trust'));
+    const dotenv = await veil(['env', '--sandbox', sandboxId, '--format', 'dotenv'], local);
+    expect(dotenv.code).toBe(0);
+    expect(dotenv.stdout).toContain(`OPENAI_API_KEY='${placeholder}'\n`);
+    // dotenv lines are valid shell assignments for these values: use them through `set -a`.
+    const run = await curlWithEnv(`set -a\n${dotenv.stdout}set +a`, '/v1/env-local');
+    expect(run.stderr).toBe('');
+    expect(api.requests.find((request) => request.url === '/v1/env-local')?.headers.authorization).toBe(`Bearer ${VALUE}`);
+  });
+
+  it('without the token: a <PROXY_TOKEN> marker and a note on stderr', async () => {
+    const result = await veil(['env', '--sandbox', sandboxId]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`export HTTPS_PROXY='http://${sandboxId}:<PROXY_TOKEN>@`);
+    expect(result.stderr).toContain('<PROXY_TOKEN>');
+  });
+
+  it('never prints a value, and the trust files it writes hold none', () => {
+    for (const result of outputs) {
+      expect(result.stdout.includes(VALUE)).toBe(false);
+      expect(result.stderr.includes(VALUE)).toBe(false);
+    }
+    let files = 0;
+    for (const trustDir of [join(temp.path, 'client-data', 'trust'), join(serve.dataDir, 'trust')]) {
+      for (const file of readdirSync(trustDir)) {
+        files++;
+        expect(readFileSync(join(trustDir, file)).includes(VALUE), file).toBe(false);
+      }
+    }
+    expect(files).toBeGreaterThanOrEqual(8);
+  });
+});
