@@ -38,6 +38,7 @@ export async function startEmbeddedProxy(context: EmbeddedProxyContext): Promise
     ...(config.sandboxId !== undefined ? { sandboxId: config.sandboxId } : {}),
     disallowed: config.disallowed,
     allowUnrestrictedSecrets: config.allowUnrestrictedSecrets,
+    nonTlsConnect: config.nonTlsConnect,
     ...(config.upstreamCaFile !== undefined ? { upstreamCaFile: config.upstreamCaFile } : {}),
     resolve: pinsFromEntries(config.resolve),
     host: config.proxyListen.host,

@@ -26,6 +26,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'sandboxes', summary: 'manage sandboxes (create, list, get, delete, mount)', load: async () => (await import('./commands/sandboxes.js')).sandboxesCommand },
   { name: 'orgs', summary: 'manage organizations (create, list)', load: async () => (await import('./commands/orgs.js')).orgsCommand },
   { name: 'keys', summary: 'create API keys', load: async () => (await import('./commands/keys.js')).keysCommand },
+  { name: 'ca', summary: "manage Veil's CA for TLS interception (init, show, path)", load: async () => (await import('./commands/ca.js')).caCommand },
   { name: 'run', summary: 'run a command with placeholders, proxy and trust settings', load: async () => (await import('./commands/run.js')).runCommand },
   { name: 'env', summary: "print a sandbox's env (placeholders, proxy, trust) for shell, dotenv or JSON", load: async () => (await import('./commands/env.js')).envCommand },
 ];

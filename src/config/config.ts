@@ -14,10 +14,12 @@ import {
   parseListen,
   parseLogLevel,
   parseNonEmpty,
+  parseNonTlsConnect,
   parseResolve,
   type DisallowedMode,
   type ListenAddress,
   type LogLevel,
+  type NonTlsConnectMode,
   type ResolveEntry,
 } from './parse.js';
 
@@ -39,6 +41,8 @@ export interface VeilConfig {
   resolve: ResolveEntry[];
   /** What the proxy does with a request carrying a placeholder for a host not on its allowlist. */
   disallowed: DisallowedMode;
+  /** CONNECT whose first bytes are not TLS: relay raw without substitution ('tunnel') or refuse ('deny'). */
+  nonTlsConnect: NonTlsConnectMode;
   /** Substitute secrets that have no hosts everywhere (Daytona's behaviour); off by default. */
   allowUnrestrictedSecrets: boolean;
   /** Sidecar mode: the proxy serves this one sandbox and needs no proxy credentials. */
@@ -58,6 +62,7 @@ export const DEFAULTS = {
   proxyListen: '127.0.0.1:3128',
   caDir: 'certs',
   disallowed: 'pass',
+  nonTlsConnect: 'tunnel',
   logLevel: 'info',
 } as const;
 
@@ -68,6 +73,7 @@ export const CONFIG_FLAGS = {
   'proxy-listen': { type: 'string' },
   'no-proxy': { type: 'boolean' },
   disallowed: { type: 'string' },
+  'non-tls-connect': { type: 'string' },
   'allow-unrestricted-secrets': { type: 'boolean' },
   sandbox: { type: 'string' },
   'api-url': { type: 'string' },
@@ -79,6 +85,7 @@ export interface ConfigFlags {
   'proxy-listen'?: string | undefined;
   'no-proxy'?: boolean | undefined;
   disallowed?: string | undefined;
+  'non-tls-connect'?: string | undefined;
   'allow-unrestricted-secrets'?: boolean | undefined;
   sandbox?: string | undefined;
   'api-url'?: string | undefined;
@@ -145,6 +152,8 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = {}): VeilConfig {
     upstreamCaFile: envValue(env, 'VEIL_UPSTREAM_CA_FILE'),
     resolve: optional(pick(undefined, '', env, 'VEIL_RESOLVE'), parseResolve) ?? [],
     disallowed: optional(pick(flags.disallowed, 'disallowed', env, 'VEIL_DISALLOWED'), parseDisallowed) ?? DEFAULTS.disallowed,
+    nonTlsConnect:
+      optional(pick(flags['non-tls-connect'], 'non-tls-connect', env, 'VEIL_NON_TLS_CONNECT'), parseNonTlsConnect) ?? DEFAULTS.nonTlsConnect,
     allowUnrestrictedSecrets:
       flags['allow-unrestricted-secrets'] === true ||
       (unrestrictedEnv !== undefined && parseBoolean('VEIL_ALLOW_UNRESTRICTED_SECRETS', unrestrictedEnv)),

@@ -10,6 +10,8 @@ export interface ListenAddress {
 
 export type DisallowedMode = 'pass' | 'block';
 export const DISALLOWED_MODES: readonly DisallowedMode[] = ['pass', 'block'];
+export type NonTlsConnectMode = 'tunnel' | 'deny';
+export const NON_TLS_CONNECT_MODES: readonly NonTlsConnectMode[] = ['tunnel', 'deny'];
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -55,6 +57,11 @@ export function parseListen(setting: string, input: string): ListenAddress {
 export function parseDisallowed(setting: string, input: string): DisallowedMode {
   if ((DISALLOWED_MODES as readonly string[]).includes(input)) return input as DisallowedMode;
   throw new UsageError(`${setting}: expected one of ${DISALLOWED_MODES.join('|')}, got ${show(input)}`);
+}
+
+export function parseNonTlsConnect(setting: string, input: string): NonTlsConnectMode {
+  if ((NON_TLS_CONNECT_MODES as readonly string[]).includes(input)) return input as NonTlsConnectMode;
+  throw new UsageError(`${setting}: expected one of ${NON_TLS_CONNECT_MODES.join('|')}, got ${show(input)}`);
 }
 
 export function parseLogLevel(setting: string, input: string): LogLevel {

@@ -25,6 +25,7 @@ describe('loadConfig', () => {
       proxyEnabled: true,
       ca: { dir: 'certs' },
       disallowed: 'pass',
+      nonTlsConnect: 'tunnel',
       allowUnrestrictedSecrets: false,
       resolve: [],
       logLevel: 'info',
@@ -49,6 +50,7 @@ describe('loadConfig', () => {
         VEIL_UPSTREAM_CA_FILE: '/up.pem',
         VEIL_RESOLVE: 'api.example.com=127.0.0.1,Other.Test:443:[::1]',
         VEIL_DISALLOWED: 'block',
+        VEIL_NON_TLS_CONNECT: 'deny',
         VEIL_ALLOW_UNRESTRICTED_SECRETS: '1',
         VEIL_SANDBOX_ID: 'sb-1',
         VEIL_DATABASE_URL: 'postgres://u:p@db:5432/veil',
@@ -71,6 +73,7 @@ describe('loadConfig', () => {
         { host: 'other.test', port: 443, address: '::1' },
       ],
       disallowed: 'block',
+      nonTlsConnect: 'deny',
       allowUnrestrictedSecrets: true,
       sandboxId: 'sb-1',
       databaseUrl: 'postgres://u:p@db:5432/veil',
@@ -101,6 +104,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ 'allow-unrestricted-secrets': true }, {}).allowUnrestrictedSecrets).toBe(true);
     expect(loadConfig({}, { VEIL_ALLOW_UNRESTRICTED_SECRETS: '0' }).allowUnrestrictedSecrets).toBe(false);
     expect(usageMessage(() => loadConfig({}, { VEIL_ALLOW_UNRESTRICTED_SECRETS: 'maybe' }))).toContain('VEIL_ALLOW_UNRESTRICTED_SECRETS');
+  });
+
+  it('--non-tls-connect and its env var', () => {
+    expect(loadConfig({ 'non-tls-connect': 'deny' }, {}).nonTlsConnect).toBe('deny');
+    expect(loadConfig({}, { VEIL_NON_TLS_CONNECT: 'deny' }).nonTlsConnect).toBe('deny');
+    expect(loadConfig({ 'non-tls-connect': 'tunnel' }, { VEIL_NON_TLS_CONNECT: 'deny' }).nonTlsConnect).toBe('tunnel');
+    expect(usageMessage(() => loadConfig({}, { VEIL_NON_TLS_CONNECT: 'maybe' }))).toContain('VEIL_NON_TLS_CONNECT: expected one of tunnel|deny');
   });
 
   it('names the flag or env var and the input in errors', () => {

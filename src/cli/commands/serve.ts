@@ -14,6 +14,9 @@ Options (flags win over the environment):
   --no-proxy                                          serve the API only
   --disallowed pass|block         VEIL_DISALLOWED     placeholder for a host not on the allowlist:
                                                       forward unchanged (pass, default) or refuse (block)
+  --non-tls-connect tunnel|deny   VEIL_NON_TLS_CONNECT
+                                                      CONNECT that is not TLS: relay raw without
+                                                      substitution (tunnel, default) or refuse (deny)
   --allow-unrestricted-secrets    VEIL_ALLOW_UNRESTRICTED_SECRETS=1
                                                       substitute secrets without hosts everywhere
   --sandbox ID                    VEIL_SANDBOX_ID     sidecar mode: one sandbox, no proxy credentials
