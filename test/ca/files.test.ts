@@ -8,7 +8,9 @@ import { loadOrCreateCertificateAuthority } from '../../src/ca/authority.js';
 import type { CaLogger } from '../../src/ca/ca-files.js';
 import { CaError } from '../../src/ca/errors.js';
 import { createLogger } from '../../src/log/logger.js';
-import { bundleCaModule, nodeHandshake, opensslCa, removeTempDirs, run, startTlsServer, tempDir } from './support.js';
+import { fileURLToPath } from 'node:url';
+import { assertBuilt } from '../helpers/cli.js';
+import { nodeHandshake, opensslCa, removeTempDirs, run, startTlsServer, tempDir } from './support.js';
 
 afterAll(removeTempDirs);
 
@@ -138,8 +140,9 @@ describe('managed CA directory', () => {
 
   test('four processes starting at once end with one CA they all use', async () => {
     const base = await tempDir();
-    const bundle = join(base, 'veil-ca.mjs');
-    await bundleCaModule(bundle);
+    // The compiled module (npm test builds first): plain node children cannot import TypeScript.
+    assertBuilt();
+    const bundle = fileURLToPath(new URL('../../dist/ca/index.js', import.meta.url));
     const dir = join(base, 'certs');
     const startAt = Date.now() + 1_500; // a shared start line, so the creations really overlap
     const script = [

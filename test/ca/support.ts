@@ -130,20 +130,6 @@ export function nodeHandshake(port: number, caPem: string, options: { servername
   });
 }
 
-/**
- * Bundles src/ca into one self-contained ESM file so plain `node` child processes can run it (the
- * tests run TypeScript through vitest; Node 20 cannot import .ts). rolldown comes with vitest's vite.
- */
-export async function bundleCaModule(outFile: string): Promise<void> {
-  const { build } = await import('rolldown');
-  await build({
-    input: new URL('../../src/ca/index.ts', import.meta.url).pathname,
-    platform: 'node',
-    output: { file: outFile, format: 'esm' },
-    logLevel: 'silent',
-  });
-}
-
 export interface OpensslCa {
   certFile: string;
   keyFile: string;

@@ -1,16 +1,14 @@
 #!/usr/bin/env node
 /**
  * Measures what minting a never-seen host costs: event-loop blocking per mint and mints/s.
- * Not a test (no assertions on time); run by hand and read the figures:
- *   node test/ca/measure-mint.mjs [count=500] [concurrency=16]
- * Bundles src/ca with rolldown (comes with vitest) so plain node can run the TypeScript.
+ * Not a test (no assertions on time); run by hand after `npm run build` and read the figures:
+ *   node bench/measure-mint.mjs [count=500] [concurrency=16]
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { createSecureContext } from 'node:tls';
-import { build } from 'rolldown';
 
 const count = Number(process.argv[2] ?? 500);
 const concurrency = Number(process.argv[3] ?? 16);
@@ -19,9 +17,7 @@ const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(
 const ms = (value) => value.toFixed(3);
 
 try {
-  const bundle = join(work, 'ca.mjs');
-  await build({ input: new URL('../../src/ca/index.ts', import.meta.url).pathname, platform: 'node', output: { file: bundle, format: 'esm' }, logLevel: 'silent' });
-  const { loadOrCreateCertificateAuthority } = await import(bundle);
+  const { loadOrCreateCertificateAuthority } = await import(new URL('../dist/ca/index.js', import.meta.url).href);
 
   let started = performance.now();
   const ca = await loadOrCreateCertificateAuthority({ dir: join(work, 'certs') });
