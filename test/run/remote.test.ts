@@ -32,7 +32,7 @@ beforeAll(async () => {
   api = await startUpstream(pki);
   serve = await startServeProcess({
     proxy: true,
-    env: { VEIL_RESOLVE: `${API_HOST}=127.0.0.1`, VEIL_UPSTREAM_CA_FILE: pki.caFile, VEIL_LOG_LEVEL: 'warn' },
+    env: { VEIL_RESOLVE: `${API_HOST}=127.0.0.1`, VEIL_UPSTREAM_CA_FILE: pki.caFile },
   });
   if (!serve.proxyUrl) throw new Error('`veil serve --proxy-listen 127.0.0.1:0` printed no proxyUrl in its ready line: the proxy is not wired into serve (src/app/proxy-hook.ts)');
   remoteEnv = {
@@ -135,7 +135,7 @@ describe('veil env', () => {
   });
 
   it('local mode on the server data dir: dotenv and json formats', async () => {
-    const local = { VEIL_API_URL: '', VEIL_API_KEY: '', VEIL_DATA_DIR: serve.dataDir, VEIL_CA_DIR: join(serve.dataDir, 'certs'), VEIL_PROXY_TOKEN: proxyToken };
+    const local = { VEIL_API_URL: '', VEIL_API_KEY: '', VEIL_CA_CERT_FILE: '', VEIL_DATA_DIR: serve.dataDir, VEIL_CA_DIR: join(serve.dataDir, 'certs'), VEIL_PROXY_TOKEN: proxyToken };
     const json = await veil(['env', '--sandbox', 'env-sandbox', '--format', 'json'], local);
     expect(json.code, json.stderr).toBe(0);
     const vars = JSON.parse(json.stdout) as Record<string, string>;
