@@ -52,9 +52,8 @@ const PATH_RAW = rawTable(":@!$'()*+,=");
 const QUERY_RAW = rawTable(":@!$'()*,/?");
 const HEX = '0123456789ABCDEF';
 
-/** The URL form of a value for a position in the target, or null when it is unsafe. */
-export function urlValueForm(value: string, part: UrlPart): string | null {
-  if (URL_UNSAFE.test(value) || hasLoneSurrogate(value)) return null;
+/** Percent-encodes a value's UTF-8 bytes, keeping the raw set of `part` (no safety checks). */
+export function percentEncode(value: string, part: UrlPart): string {
   const table = part === 'path' ? PATH_RAW : QUERY_RAW;
   let out = '';
   for (const byte of Buffer.from(value, 'utf8')) {
@@ -62,6 +61,12 @@ export function urlValueForm(value: string, part: UrlPart): string | null {
     else out += '%' + HEX[byte >> 4]! + HEX[byte & 15]!;
   }
   return out;
+}
+
+/** The URL form of a value for a position in the target, or null when it is unsafe. */
+export function urlValueForm(value: string, part: UrlPart): string | null {
+  if (URL_UNSAFE.test(value) || hasLoneSurrogate(value)) return null;
+  return percentEncode(value, part);
 }
 
 interface Forms {

@@ -1,0 +1,15 @@
+import { VeilError } from '../errors.js';
+
+/** The body had to be buffered to compute its new Content-Length and is above the hard cap (413). */
+export class BodyTooLargeError extends VeilError {
+  constructor(readonly hardCap: number) {
+    super(413, `request body too large: Veil must buffer bodies that carry a Content-Length to fix it after substitution, and this one exceeds the limit of ${hardCap} bytes (send it chunked, or raise the limit)`);
+  }
+}
+
+/** A Content-Encoding (gzip, deflate, br) body that does not decode (400). */
+export class BodyDecodeError extends VeilError {
+  constructor(coding: string, reason: string) {
+    super(400, `request body does not decode as Content-Encoding ${coding}: ${reason}`);
+  }
+}
