@@ -13,7 +13,8 @@
  *   GET    /sandbox/:idOrName           sandboxes:write    Sandbox
  *   DELETE /sandbox/:idOrName           sandboxes:write    204
  *   PUT    /sandbox/:idOrName/secrets   sandboxes:write    Sandbox (replaces the mounts)
- *   GET    /sandbox/:id/secrets         proxy:resolve      [{env,name,placeholder,value,hosts,locations}] + X-Veil-Proxy-Token-Sha256
+ *   GET    /sandbox/:id/secrets         proxy:resolve      [{env,name,placeholder,value,hosts,locations}] + X-Veil-Proxy-Token-Sha256, X-Veil-Org-Id
+ *   GET    /events                      proxy:resolve      server-sent change events, ids only (see events.ts)
  *   POST   /orgs, GET /orgs             admin              (creating orgs: admin keys of the "default" org only)
  *   POST   /api-keys                    admin              201 {id,orgId,name,scopes,sandboxId,createdAt,key}
  *   GET    /api-keys, DELETE /api-keys/:id  admin          the caller's org
@@ -31,10 +32,13 @@ import { UUID_PATTERN } from '../service/validation.js';
 import type { Repository, Scope } from '../store/types.js';
 import { callerOf, requireScope } from './auth.js';
 import { installErrorHandlers } from './errors.js';
+import { registerEventRoutes } from './events.js';
 import { requestSerializer } from './log-safety.js';
 
 export const BODY_LIMIT = 256 * 1024;
 export const PROXY_TOKEN_HASH_HEADER = 'x-veil-proxy-token-sha256';
+/** The sandbox's org on `GET /sandbox/{id}/secrets`: a remote proxy matches secret change events by it. */
+export const ORG_ID_HEADER = 'x-veil-org-id';
 
 export interface ApiDeps {
   repository: Repository;
@@ -123,6 +127,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       const resolved = await resolver.resolve(id);
       if (!resolved || resolved.orgId !== caller.orgId) throw notFound;
       reply.header(PROXY_TOKEN_HASH_HEADER, resolved.proxyTokenHash);
+      reply.header(ORG_ID_HEADER, resolved.orgId);
       return resolved.secrets.map((secret) => ({
         env: secret.env,
         name: secret.name,
@@ -134,6 +139,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     },
     true,
   );
+
+  registerEventRoutes(app, { apiKeys: services.apiKeys, feed: deps.feed });
 
   // --- admin: orgs and keys ---------------------------------------------------------------
   route('POST', '/orgs', 'admin', async (request, reply) => {

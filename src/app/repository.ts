@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { VeilConfig } from '../config/index.js';
 import { ensurePrivateDir } from '../crypto/master-key.js';
@@ -6,11 +7,38 @@ import type { Repository } from '../store/types.js';
 export { SQLITE_FILE_NAME as SQLITE_FILE } from '../api/control-plane.js';
 import { SQLITE_FILE_NAME } from '../api/control-plane.js';
 
+/** = DEFAULT_CHANGE_CHANNEL of events/pg-feed.ts (not imported: that would load pg for SQLite users). */
+const DEFAULT_CHANGE_CHANNEL = 'veil_changes';
+
+export interface PostgresTarget {
+  /** The connection URL without Veil's own `schema` parameter. */
+  url: string;
+  /** `?schema=NAME` of VEIL_DATABASE_URL: every table lives in this schema (created on first start). */
+  schema: string | undefined;
+  /** NOTIFY channel of the change feed: replicas on one database and schema share it. */
+  channel: string;
+}
+
+/**
+ * Splits Veil's `schema` query parameter off a PostgreSQL URL (the driver would not understand it).
+ * Replicas in different schemas of one database get different NOTIFY channels, so their change
+ * feeds do not mix.
+ */
+export function postgresTarget(databaseUrl: string): PostgresTarget {
+  const parsed = new URL(databaseUrl);
+  const schema = parsed.searchParams.get('schema') ?? undefined;
+  if (schema === undefined) return { url: databaseUrl, schema: undefined, channel: DEFAULT_CHANGE_CHANNEL };
+  parsed.searchParams.delete('schema');
+  const digest = createHash('sha256').update(schema).digest('hex').slice(0, 16);
+  return { url: parsed.toString(), schema, channel: `${DEFAULT_CHANGE_CHANNEL}_${digest}` };
+}
+
 /** Opens and migrates the configured store: PostgreSQL when VEIL_DATABASE_URL is set, else `<dataDir>/veil.db`. */
 export async function openRepository(config: Pick<VeilConfig, 'dataDir' | 'databaseUrl'>): Promise<Repository> {
   if (config.databaseUrl) {
     const { openPostgresRepository } = await import('../store/postgres.js');
-    return openPostgresRepository(config.databaseUrl);
+    const target = postgresTarget(config.databaseUrl);
+    return openPostgresRepository(target.url, target.schema !== undefined ? { schema: target.schema } : {});
   }
   await ensurePrivateDir(config.dataDir);
   const { openSqliteRepository } = await import('../store/sqlite.js');

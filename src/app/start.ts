@@ -7,7 +7,8 @@ import type { VeilConfig } from '../config/index.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { urlForAddress } from './listen-url.js';
 import { startEmbeddedProxy } from './proxy-hook.js';
-import { openRepository } from './repository.js';
+import { openRepository, postgresTarget } from './repository.js';
+import type { ChangeFeed } from '../events/types.js';
 
 export interface StartOptions {
   /** Defaults to a pino logger on stdout at config.logLevel. */
@@ -42,12 +43,27 @@ export async function startVeil(config: VeilConfig, options: StartOptions = {}):
   try {
     const repository = await openRepository(config);
     closers.push(() => repository.close());
+    // Several replicas on one PostgreSQL database share change events through LISTEN/NOTIFY, so a
+    // write through any replica reaches the proxies (and event streams) attached to every other one.
+    let feed: ChangeFeed | undefined;
+    if (config.databaseUrl) {
+      const target = postgresTarget(config.databaseUrl);
+      const { PgChangeFeed } = await import('../events/pg-feed.js');
+      const pgFeed = await PgChangeFeed.connect(target.url, {
+        channel: target.channel,
+        // The pg error text names the database problem, never a value (events carry ids only).
+        onError: (error) => logger.warn({ err: { message: error.message } }, 'change feed (PostgreSQL LISTEN/NOTIFY) error'),
+      });
+      closers.push(() => pgFeed.close());
+      feed = pgFeed;
+    }
     const plane = await openControlPlane({
       dataDir: config.dataDir,
       logger,
       masterKeyEnv: config.masterKey,
       adminApiKeyEnv: config.adminApiKey,
       repository,
+      ...(feed ? { feed } : {}),
     });
     closers.push(() => plane.close());
     if (plane.masterKey.created) {
