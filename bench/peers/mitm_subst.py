@@ -14,18 +14,33 @@ PH_B, SECRET_B = PLACEHOLDER.encode(), SECRET.encode()
 
 
 class Subst:
+    @staticmethod
+    def pinned(host: str) -> bool:
+        return host == PIN_SUFFIX or host.endswith("." + PIN_SUFFIX)
+
     def server_connect(self, data) -> None:
-        # pin resolution: keep the name for SNI / Host, dial the loopback address
+        # CONNECT tunnels (mitmproxy dials at CONNECT time): keep the name for SNI, dial the pinned address
         host, port = data.server.address
-        if host == PIN_SUFFIX or host.endswith("." + PIN_SUFFIX):
+        if self.pinned(host):
             if data.server.sni is None:
                 data.server.sni = host
             data.server.address = (PIN_IP, port)
 
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        # plain-HTTP absolute-form requests: mitmproxy dials (request.host, request.port); pin it here, before
+        # it picks a connection, so keep-alive upstream connections are reused (a rewrite in server_connect
+        # alone makes every request miss the pool). The Host header keeps the name.
+        if flow.request.scheme == "http" and self.pinned(flow.request.host):
+            flow.metadata["bench_host"] = flow.request.host
+            host_header = flow.request.headers.get("Host")
+            flow.request.host = PIN_IP
+            if host_header is not None:
+                flow.request.headers["Host"] = host_header
+
     def request(self, flow: http.HTTPFlow) -> None:
-        # destination: the TLS server name for tunnelled requests (flow.request.host is then the pinned IP),
-        # else the absolute-URI host (never the Host header)
-        host = flow.server_conn.sni or flow.request.host
+        # destination: the absolute-URI host (pinned above) or, in a tunnel, the TLS server name
+        # (flow.request.host is then the pinned IP); never the Host header
+        host = flow.metadata.get("bench_host") or flow.server_conn.sni or flow.request.host
         if host not in ALLOWED_HOSTS:
             return
         h = flow.request.headers
