@@ -30,6 +30,7 @@ export const RESERVED_ENV_NAMES = new Set([
   'NO_PROXY',
   'no_proxy',
   'NODE_OPTIONS',
+  'NODE_USE_ENV_PROXY',
   'JAVA_TOOL_OPTIONS',
   'SSL_CERT_FILE',
   'REQUESTS_CA_BUNDLE',
@@ -150,6 +151,8 @@ export function veilEnv(input: VeilEnvInput): Record<string, string> {
   const java = [input.trust.JAVA_TOOL_OPTIONS, ...javaProxyOptions(input.proxy, noProxy)].filter((part): part is string => !!part);
   env.JAVA_TOOL_OPTIONS = java.join(' ');
   if (input.nodePreload !== undefined) env.NODE_OPTIONS = nodeImportOption(input.nodePreload);
+  // Node >= 22.21 / 24: node:http(s) and fetch honour the proxy variables natively (ignored by Node 20).
+  env.NODE_USE_ENV_PROXY = '1';
   if (input.wgetrc !== undefined) env.WGETRC = input.wgetrc;
   for (const [name, placeholder] of Object.entries(input.placeholders)) {
     const problem = invalidMountEnvName(name);

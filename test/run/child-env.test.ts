@@ -32,6 +32,7 @@ describe('veilEnv', () => {
     expect(env.NODE_EXTRA_CA_CERTS).toBe('/t/veil-ca.pem');
     expect(env.OPENAI_API_KEY).toBe(PLACEHOLDER);
     expect(env.NODE_OPTIONS).toBe('--import=file:///opt/veil/dist/runtime/node-proxy-preload.js');
+    expect(env.NODE_USE_ENV_PROXY).toBe('1');
   });
 
   it('puts credentials into the proxy URL for a shared proxy, percent-encoded', () => {
@@ -143,5 +144,27 @@ describe('proxyUrlFor / parseProxyUrl', () => {
     expect(() => parseProxyUrl('https://h:1')).toThrow();
     expect(() => parseProxyUrl('http://h:1/x')).toThrow();
     expect(() => parseProxyUrl('nope')).toThrow();
+  });
+});
+
+describe('bypassesProxy (NO_PROXY of the node:https preload)', () => {
+  it('matches loopback, suffixes, wildcards and ports like curl', async () => {
+    const { bypassesProxy } = await import('../../src/runtime/node-proxy-preload.js');
+    const loopback = 'localhost,127.0.0.1,::1';
+    expect(bypassesProxy(loopback, '127.0.0.1', 443)).toBe(true);
+    expect(bypassesProxy(loopback, '::1', 443)).toBe(true);
+    expect(bypassesProxy(loopback, '[::1]', 443)).toBe(true);
+    expect(bypassesProxy(loopback, 'localhost', 8443)).toBe(true);
+    expect(bypassesProxy(loopback, 'api.openai.com', 443)).toBe(false);
+    expect(bypassesProxy(loopback, 'notlocalhost', 443)).toBe(false);
+    expect(bypassesProxy('.example.com', 'a.b.example.com', 443)).toBe(true);
+    expect(bypassesProxy('example.com', 'example.com', 443)).toBe(true);
+    expect(bypassesProxy('example.com', 'badexample.com', 443)).toBe(false);
+    expect(bypassesProxy('*.example.com', 'x.example.com', 443)).toBe(true);
+    expect(bypassesProxy('example.com:8443', 'example.com', 443)).toBe(false);
+    expect(bypassesProxy('example.com:8443', 'example.com', 8443)).toBe(true);
+    expect(bypassesProxy('[::1]:443', '::1', 443)).toBe(true);
+    expect(bypassesProxy('*', 'anything', 1)).toBe(true);
+    expect(bypassesProxy(undefined, 'anything', 1)).toBe(false);
   });
 });

@@ -30,6 +30,7 @@ const CLIENT_COMMANDS: Array<[string, (url: string) => string[]]> = [
   ['node fetch', (url) => ['node', join(CLIENTS, 'fetch_client.mjs'), url, 'TOKEN']],
   ['node undici', (url) => ['node', join(CLIENTS, 'undici_client.mjs'), url, 'TOKEN']],
   ['node axios', (url) => ['node', join(CLIENTS, 'axios_client.mjs'), url, 'TOKEN']],
+  ['node https', (url) => ['node', join(CLIENTS, 'https_client.mjs'), url, 'TOKEN']],
 ];
 
 describe('fixture clients, direct', () => {

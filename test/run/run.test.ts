@@ -168,6 +168,12 @@ describe('veil run: every client gets the value substituted on the allowed host'
     expectSubstituted(result, '/v1/axios');
   });
 
+  it('node:https with the global agent (through the preload)', async () => {
+    const result = await runClient(['node', join(CLIENTS, 'https_client.mjs')], '/v1/node-https');
+    expect(result.stderr).toBe('');
+    expectSubstituted(result, '/v1/node-https');
+  });
+
   it.skipIf(spawnSync('java', ['-version']).status !== 0)("Java's HttpClient (java Client.java)", async () => {
     const result = await runClient(['java', join(CLIENTS, 'Client.java')], '/v1/java');
     // The JVM announces JAVA_TOOL_OPTIONS on stderr; nothing else may appear there.
