@@ -17,6 +17,8 @@ export interface TunnelContext {
 export interface Engine {
   cache: MappingCache;
   agent: Agent;
+  /** Roots trusted for upstream TLS (raw upstream connections: Upgrade requests). */
+  upstreamCa: string[];
   ca: CertificateAuthority;
   logger: Logger;
   timeouts: ResolvedTimeouts;

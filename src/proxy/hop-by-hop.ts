@@ -1,6 +1,6 @@
 /**
  * Headers that describe one connection, not the message: a proxy must not forward them
- * (RFC 9110 7.6.1). `Upgrade` is dropped until WebSocket support (issue 4); `Expect` is answered by
+ * (RFC 9110 7.6.1). `Upgrade` is dropped here (upgrade.ts puts it back for Upgrade requests); `Expect` is answered by
  * Node's server itself (100-continue) and undici refuses it. Every `Proxy-*` header is ours.
  */
 const ALWAYS_STRIPPED = new Set([
@@ -52,4 +52,14 @@ export function countHeader(rawHeaders: readonly string[], wanted: string): numb
     if (rawHeaders[index]!.toLowerCase() === lowerWanted) count += 1;
   }
   return count;
+}
+
+/** A raw list without every occurrence of a header (case-insensitive). */
+export function withoutHeader(rawHeaders: readonly string[], unwanted: string): string[] {
+  const lowerUnwanted = unwanted.toLowerCase();
+  const kept: string[] = [];
+  for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
+    if (rawHeaders[index]!.toLowerCase() !== lowerUnwanted) kept.push(rawHeaders[index]!, rawHeaders[index + 1]!);
+  }
+  return kept;
 }

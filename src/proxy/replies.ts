@@ -31,6 +31,10 @@ const REASONS: Record<number, string> = {
   400: 'Bad Request',
   403: 'Forbidden',
   407: 'Proxy Authentication Required',
+  413: 'Content Too Large',
+  421: 'Misdirected Request',
+  502: 'Bad Gateway',
+  504: 'Gateway Timeout',
   503: 'Service Unavailable',
 };
 

@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { handleConnect } from './connect.js';
 import type { Engine } from './engine.js';
 import { handleRequest } from './forward.js';
+import { handleUpgrade } from './upgrade.js';
 import { MappingCache } from './mapping-cache.js';
 import { resolveTimeouts, type ProxyOptions } from './options.js';
 import { createUpstreamAgent, pinnedLookup, upstreamTrust } from './upstream-agent.js';
@@ -30,10 +31,12 @@ export function createProxyServer(options: ProxyOptions): ProxyServer {
   const timeouts = resolveTimeouts(options.timeouts);
   const pins = options.resolve ?? new Map<string, string>();
   const cache = new MappingCache(options.resolver, options.feed, options.cache);
-  const agent = createUpstreamAgent({ ca: upstreamTrust(options.upstreamCaFile), lookup: pinnedLookup(pins), timeouts });
+  const upstreamCa = upstreamTrust(options.upstreamCaFile);
+  const agent = createUpstreamAgent({ ca: upstreamCa, lookup: pinnedLookup(pins), timeouts });
   const engine: Engine = {
     cache,
     agent,
+    upstreamCa,
     ca: options.ca,
     logger: options.logger,
     timeouts,
@@ -70,9 +73,17 @@ export function createProxyServer(options: ProxyOptions): ProxyServer {
   intercept.emit('listening');
   intercept.timeout = Math.max(timeouts.idleMs, timeouts.upstreamHeadersMs, timeouts.upstreamBodyMs) + 5_000;
   intercept.on('clientError', onClientError);
+  const onUpgrade = (req: Parameters<typeof handleUpgrade>[1], socket: Parameters<typeof handleUpgrade>[2], head: Buffer) => {
+    handleUpgrade(engine, req, socket, head).catch((error: unknown) => {
+      engine.logger.error({ err: (error as Error).message }, 'upgrade handler failed');
+      socket.destroy();
+    });
+  };
+  intercept.on('upgrade', onUpgrade);
 
   const server = createServer(serverOptions, onRequest);
   server.on('clientError', onClientError);
+  server.on('upgrade', onUpgrade);
   server.on('connection', (socket: Socket) => socket.setNoDelay(true));
   server.on('connect', (req, socket: Socket, head: Buffer) => {
     handleConnect(engine, intercept, req, socket, head).catch((error: unknown) => {

@@ -11,6 +11,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
 import forge from 'node-forge';
 
 export interface KeyAndCert {
@@ -111,7 +112,9 @@ export interface TestUpstream {
 /**
  * Paths with behaviour: `/die-mid-response` sends a head and part of the body then kills the socket;
  * `/hang` never answers; `/stream?chunks=N` answers N chunks slowly; `/flood?mb=N` sends N MiB as
- * fast as backpressure allows; `/no-read` neither reads the body nor answers; everything else echoes JSON.
+ * fast as backpressure allows; `/no-read` neither reads the body nor answers; `/gzip-echo` and `/br-echo`
+ * echo compressed whatever Accept-Encoding said; `/chunked-echo` echoes without Content-Length in 7-byte
+ * writes; everything else echoes JSON (with the request's Authorization in `X-Echoed-Authorization`).
  */
 function echoHandler(received: ReceivedRequest[], counters: { abortedResponses: number; floodWritten: number }) {
   return (req: IncomingMessage, res: ServerResponse) => {
@@ -182,7 +185,23 @@ function echoHandler(received: ReceivedRequest[], counters: { abortedResponses: 
         return;
       }
       const body = JSON.stringify(record);
-      res.writeHead(200, { 'Content-Type': 'application/json', 'X-Upstream-Case': 'Kept', 'Content-Length': Buffer.byteLength(body) });
+      // Echoes the Authorization header in a response header too (scrubbing tests).
+      const echoed = req.headers.authorization === undefined ? {} : { 'X-Echoed-Authorization': req.headers.authorization };
+      if (path === '/gzip-echo' || path === '/br-echo') {
+        // Compressed whatever the request's Accept-Encoding said.
+        const compressed = path === '/gzip-echo' ? gzipSync(body) : brotliCompressSync(body);
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Encoding': path === '/gzip-echo' ? 'gzip' : 'br', 'Content-Length': compressed.length, ...echoed });
+        res.end(compressed);
+        return;
+      }
+      if (path === '/chunked-echo') {
+        // No Content-Length, written in small pieces so a value spans chunk boundaries.
+        res.writeHead(200, { 'Content-Type': 'application/json', ...echoed });
+        for (let offset = 0; offset < body.length; offset += 7) res.write(body.slice(offset, offset + 7));
+        res.end();
+        return;
+      }
+      res.writeHead(200, { 'Content-Type': 'application/json', 'X-Upstream-Case': 'Kept', 'Content-Length': Buffer.byteLength(body), ...echoed });
       res.end(body);
     });
   };

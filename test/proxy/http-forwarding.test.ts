@@ -192,7 +192,7 @@ describe('plain HTTP: headers and bodies', () => {
     expect(header(seen, 'expect')).toBeUndefined();
   });
 
-  it('forwards an Upgrade request as a plain request without Upgrade (WebSocket comes with issue 4)', async () => {
+  it('relays an Upgrade request with its Upgrade header (substituted) even when the upstream declines to upgrade', async () => {
     const result = await curl(`http://api.example.com:${fx.http.port}/ws`, [
       '-x', `http://${fx.userinfo}@127.0.0.1:${fx.proxyPort}`,
       '-H', 'Connection: Upgrade',
@@ -202,7 +202,8 @@ describe('plain HTTP: headers and bodies', () => {
     expect(result.status).toBe(200);
     const seen = lastSeen();
     expect(seen.url).toBe('/ws');
-    expect(header(seen, 'upgrade')).toBeUndefined();
+    expect(header(seen, 'upgrade')).toBe('websocket');
+    expect(header(seen, 'connection')).toBe('Upgrade');
     expect(header(seen, 'x-key')).toBe(VALUES.exact);
   });
 
