@@ -22,6 +22,7 @@ export interface CommandEntry {
 
 export const COMMANDS: CommandEntry[] = [
   { name: 'serve', summary: 'run the control plane API and the egress proxy', load: async () => (await import('./commands/serve.js')).serveCommand },
+  { name: 'proxy', summary: 'run the egress proxy alone against a remote control plane', load: async () => (await import('./commands/proxy.js')).proxyCommand },
   { name: 'secrets', summary: 'manage secrets (list, get, create, update, delete)', load: async () => (await import('./commands/secrets.js')).secretsCommand },
   { name: 'sandboxes', summary: 'manage sandboxes (create, list, get, delete, mount)', load: async () => (await import('./commands/sandboxes.js')).sandboxesCommand },
   { name: 'orgs', summary: 'manage organizations (create, list)', load: async () => (await import('./commands/orgs.js')).orgsCommand },

@@ -1,0 +1,93 @@
+/**
+ * Flags + environment of the stand-alone proxy (`veil proxy`). The proxy settings shared with
+ * `veil serve` (CA, upstream trust, pins, disallowed mode, unrestricted secrets, listen address,
+ * sidecar sandbox, log level) come from loadConfig, so both commands read them identically.
+ */
+import { checkControlPlaneUrl, ControlPlaneUrlError } from '../resolver/remote.js';
+import { loadConfig, type Env, type VeilConfig } from './config.js';
+import { UsageError } from './errors.js';
+
+export interface ProxyConfig {
+  /** Control-plane base URL: https, or http to a loopback address. */
+  controlPlaneUrl: string;
+  /** API key with the proxy:resolve scope (optionally restricted to one sandbox). Never logged. */
+  apiKey: string;
+  /** Extra PEM bundle trusted for the control plane's TLS certificate. */
+  controlPlaneCaFile: string | undefined;
+  /** Mapping cache freshness and stale-serve bound (ms). */
+  cacheTtlMs: number | undefined;
+  cacheStaleMs: number | undefined;
+  /** The settings shared with `veil serve` (proxyListen, ca, upstreamCaFile, resolve, disallowed, ...). */
+  shared: VeilConfig;
+}
+
+export const PROXY_FLAGS = {
+  'control-plane': { type: 'string' },
+  'control-plane-ca': { type: 'string' },
+  'api-key': { type: 'string' },
+  sandbox: { type: 'string' },
+  'proxy-listen': { type: 'string' },
+  disallowed: { type: 'string' },
+  'allow-unrestricted-secrets': { type: 'boolean' },
+} as const;
+
+export interface ProxyFlags {
+  'control-plane'?: string | undefined;
+  'control-plane-ca'?: string | undefined;
+  'api-key'?: string | undefined;
+  sandbox?: string | undefined;
+  'proxy-listen'?: string | undefined;
+  disallowed?: string | undefined;
+  'allow-unrestricted-secrets'?: boolean | undefined;
+}
+
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function envValue(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function parseMs(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d{1,9}$/.test(text.trim())) throw new UsageError(`${name}: expected milliseconds (a whole number), got ${JSON.stringify(text.slice(0, 40))}`);
+  return Number(text.trim());
+}
+
+export function loadProxyConfig(flags: ProxyFlags = {}, env: Env = {}): ProxyConfig {
+  const shared = loadConfig(
+    {
+      'proxy-listen': flags['proxy-listen'],
+      disallowed: flags.disallowed,
+      'allow-unrestricted-secrets': flags['allow-unrestricted-secrets'],
+      sandbox: flags.sandbox,
+    },
+    // VEIL_API_URL is read below with the stricter control-plane rules.
+    { ...env, VEIL_API_URL: undefined },
+  );
+  const urlSetting = flags['control-plane'] !== undefined ? '--control-plane' : 'VEIL_API_URL';
+  const urlText = flags['control-plane'] ?? envValue(env, 'VEIL_API_URL');
+  if (urlText === undefined) throw new UsageError('the control plane is missing: pass --control-plane URL or set VEIL_API_URL');
+  let controlPlaneUrl: string;
+  try {
+    controlPlaneUrl = checkControlPlaneUrl(urlSetting, urlText);
+  } catch (error) {
+    if (error instanceof ControlPlaneUrlError) throw new UsageError(error.message);
+    throw error;
+  }
+  const apiKey = flags['api-key'] ?? envValue(env, 'VEIL_API_KEY');
+  if (apiKey === undefined || apiKey.trim() === '') {
+    throw new UsageError('the API key is missing: pass --api-key KEY or set VEIL_API_KEY (a key with the proxy:resolve scope)');
+  }
+  if (shared.sandboxId !== undefined && !UUID_PATTERN.test(shared.sandboxId)) {
+    throw new UsageError(`${flags.sandbox !== undefined ? '--sandbox' : 'VEIL_SANDBOX_ID'}: expected a sandbox id (UUID)`);
+  }
+  return {
+    controlPlaneUrl,
+    apiKey: apiKey.trim(),
+    controlPlaneCaFile: flags['control-plane-ca'] ?? envValue(env, 'VEIL_CONTROL_PLANE_CA_FILE'),
+    cacheTtlMs: parseMs('VEIL_PROXY_CACHE_TTL_MS', envValue(env, 'VEIL_PROXY_CACHE_TTL_MS')),
+    cacheStaleMs: parseMs('VEIL_PROXY_CACHE_STALE_MS', envValue(env, 'VEIL_PROXY_CACHE_STALE_MS')),
+    shared: { ...shared, sandboxId: shared.sandboxId?.toLowerCase() },
+  };
+}
