@@ -20,7 +20,7 @@ const peersDir = join(benchDir, 'peers');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------- options
-const ALL_PROXIES = ['direct', 'veil', 'mitmproxy', 'squid-bump', 'squid-tunnel'];
+const ALL_PROXIES = ['direct', 'veil', 'veil-quiet', 'mitmproxy', 'squid-bump', 'squid-tunnel'];
 function parseArgs(argv) {
   const o = { smoke: false, reps: 3, duration: 3, only: null, proxies: null, install: true, json: null, out: null,
     mintNames: 60, idleConns: 5000, uploadMiB: 256, cacheSandboxes: 30, maxMinutes: 25,
@@ -201,9 +201,13 @@ function sh(cmd, args) {
 const notes = [];
 const procs = [];
 let gen = null;
-async function cleanup() {
-  await gen?.close().catch(() => {});
-  for (const p of procs.reverse()) await stopProcess(p).catch(() => {});
+let cleaning = null;
+function cleanup() {
+  cleaning ??= (async () => {
+    await gen?.close().catch(() => {});
+    for (const p of [...procs].reverse()) await stopProcess(p).catch(() => {});
+  })();
+  return cleaning;
 }
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {
@@ -245,12 +249,18 @@ async function main() {
   if (opts.proxies.includes('direct')) {
     P.direct = { name: 'direct', pid: null, placeholder: peerPlaceholder, secret: null, base: { mode: 'direct', ca: [certs.caCert] } };
   }
-  if (opts.proxies.includes('veil')) {
-    progress('starting veil serve');
-    const v = await startVeil(repoRoot, work, certs, allMintNames, opts.veilMain).catch((e) => ({ ok: false, note: String(e.message ?? e) }));
+  for (const name of ['veil', 'veil-quiet']) {
+    if (!opts.proxies.includes(name)) continue;
+    const quiet = name === 'veil-quiet';
+    if (quiet && opts.proxies.includes('veil') && !P.veil) {
+      notes.push(`veil-quiet: skipped: Veil is not available (see above)`);
+      continue;
+    }
+    progress(`starting veil serve${quiet ? ' (VEIL_LOG_LEVEL=warn)' : ''}`);
+    const v = await startVeil(repoRoot, work, certs, allMintNames, opts.veilMain, { quiet }).catch((e) => ({ ok: false, note: String(e.message ?? e) }));
     if (!v.ok) {
-      notes.push(`veil: skipped: ${v.note}`);
-      progress(`veil skipped: ${v.note}`);
+      notes.push(`${name}: skipped: ${v.note}`);
+      progress(`${name} skipped: ${v.note}`);
     } else {
       procs.push(v.child);
       try {
@@ -258,11 +268,11 @@ async function main() {
         const secretName = `BENCH_${runTag.toUpperCase()}`;
         await veilSecret(v, secretName, secret);
         const sb = await veilSandbox(v, secretName);
-        P.veil = { name: 'veil', pid: v.pid, veil: v, secretName, placeholder: sb.placeholder, secret, base: { mode: 'proxy', proxy: { host: v.proxyHost, port: v.proxyPort, auth: sb.auth }, ca: [v.ca] } };
-        progress(`veil: api ${v.apiUrl}, proxy ${v.proxyHost}:${v.proxyPort}, pid ${v.pid}`);
+        P[name] = { name, pid: v.pid, veil: v, secretName, placeholder: sb.placeholder, secret, base: { mode: 'proxy', proxy: { host: v.proxyHost, port: v.proxyPort, auth: sb.auth }, ca: [v.ca] } };
+        progress(`${name}: api ${v.apiUrl}, proxy ${v.proxyHost}:${v.proxyPort}, pid ${v.pid}`);
       } catch (e) {
-        notes.push(`veil: skipped: setting up a secret and sandbox failed: ${e.message}`);
-        progress(`veil skipped: ${e.message}`);
+        notes.push(`${name}: skipped: setting up a secret and sandbox failed: ${e.message}`);
+        progress(`${name} skipped: ${e.message}`);
         await stopProcess(v.child);
       }
     }

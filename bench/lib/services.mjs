@@ -159,7 +159,7 @@ export async function startMitm(work, certs, peersDir, { placeholder, secret }) 
  * Starts `veil serve` as the public contract says. Resolves to {ok:false, note} when the proxy is not there yet
  * (no dist/, no proxyUrl in the ready line, or it did not start), so the caller can skip Veil.
  */
-export async function startVeil(repoRoot, work, certs, resolveNames, mainFile = null) {
+export async function startVeil(repoRoot, work, certs, resolveNames, mainFile = null, { quiet = false } = {}) {
   const main = mainFile ?? join(repoRoot, 'dist/cli/main.js');
   if (!existsSync(main)) return { ok: false, note: `${main} missing (run \`npm run build\`; the proxy may not have landed yet)` };
   const dataDir = join(work, `veil-${process.pid}-${Date.now()}`);
@@ -167,13 +167,18 @@ export async function startVeil(repoRoot, work, certs, resolveNames, mainFile = 
   const caDir = join(dataDir, 'certs');
   let resolveReady;
   const ready = new Promise((r) => (resolveReady = r));
+  // quiet: VEIL_LOG_LEVEL=warn (no per-request "proxied" line, like the peers' access logs off). The ready line is
+  // logged at info then, so the ports are picked here and readiness is "both listen + admin key written".
+  const apiPort = quiet ? await freePort() : 0;
+  const proxyPort = quiet ? await freePort() : 0;
   const child = spawnLogged(
     process.execPath,
-    [main, 'serve', '--data-dir', dataDir, '--api-listen', '127.0.0.1:0', '--proxy-listen', '127.0.0.1:0'],
+    [main, 'serve', '--data-dir', dataDir, '--api-listen', `127.0.0.1:${apiPort}`, '--proxy-listen', `127.0.0.1:${proxyPort}`],
     {
       cwd: repoRoot,
-      logFile: join(work, 'veil.log'),
+      logFile: join(work, quiet ? 'veil-quiet.log' : 'veil.log'),
       env: {
+        ...(quiet ? { VEIL_LOG_LEVEL: 'warn' } : {}),
         VEIL_CA_DIR: caDir,
         VEIL_UPSTREAM_CA_FILE: certs.caCert,
         VEIL_RESOLVE: ['bench.local', ...resolveNames].map((n) => `${n}=127.0.0.1`).join(','),
@@ -188,6 +193,15 @@ export async function startVeil(repoRoot, work, certs, resolveNames, mainFile = 
     },
   );
   const exited = new Promise((r) => child.once('exit', (code) => r({ exited: code })));
+  if (quiet) {
+    const up = (async () => {
+      await waitForPort(apiPort, 30_000, child);
+      await waitForPort(proxyPort, 30_000, child);
+      for (let i = 0; i < 100 && !existsSync(join(dataDir, 'admin-api-key')); i++) await sleep(100);
+      resolveReady({ msg: 'ready', apiUrl: `http://127.0.0.1:${apiPort}`, proxyUrl: `http://127.0.0.1:${proxyPort}` });
+    })();
+    up.catch(() => {});
+  }
   const r = await Promise.race([ready, exited, sleep(30_000).then(() => ({ timeout: true }))]);
   if (r.exited !== undefined || r.timeout) {
     await stopProcess(child);
