@@ -6,7 +6,8 @@
  * ones the first needle given wins. Replaced output is never rescanned (non-overlapping).
  *
  * Streaming: with L = the longest needle, the stream holds back at most L - 1 bytes (the only
- * bytes whose fate can depend on data not yet seen). A match that starts at least L - 1 bytes
+ * bytes whose fate can depend on data not yet seen), and only from the first position where a
+ * needle's prefix starts (usually nothing, so most chunks pass without a copy). A match that starts at least L - 1 bytes
  * before the end of what has arrived is complete and cannot be beaten by a longer one, so it is
  * decided at once. Memory is therefore constant for any stream size; backpressure is the
  * standard Transform's.
@@ -26,6 +27,12 @@ export interface Matcher {
    * unless `buf` is the end of the data. Stateless between calls.
    */
   forEachMatch(buf: Buffer, from: number, limit: number, visit: MatchVisitor): void;
+  /**
+   * Optional: the first position p >= from (from >= buf.length - maxLength + 1) where a match
+   * could start, complete or needing more data (buf.length when none): bytes before it can be
+   * emitted. Lets the stream hold back less than maxLength - 1.
+   */
+  pendingStart?(buf: Buffer, from: number): number;
 }
 
 export interface ReplacePair {
@@ -67,6 +74,17 @@ export function needleMatcher(pairs: readonly ReplacePair[]): Matcher {
         position = bestStart + pair.from.length;
       }
     },
+    pendingStart(buf, from) {
+      for (let p = Math.max(from, buf.length - maxLength + 1); p < buf.length; p++) {
+        const rest = buf.length - p;
+        for (const { from: needle } of needles) {
+          // a complete (short) needle here is undecided too: a longer one may start at p
+          const length = Math.min(rest, needle.length);
+          if (buf.compare(needle, 0, length, p, p + length) === 0) return p;
+        }
+      }
+      return buf.length;
+    },
   };
 }
 
@@ -95,6 +113,16 @@ export function placeholderMatcher(lookup: (placeholder: string) => Buffer | nul
         }
       }
     },
+    pendingStart(buf, from) {
+      next: for (let p = Math.max(from, buf.length - PLACEHOLDER_LENGTH + 1); p < buf.length; p++) {
+        for (let k = 0; p + k < buf.length; k++) {
+          const byte = buf[p + k]!;
+          if (k < PREFIX.length ? byte !== PREFIX[k] : !isAlnumCode(byte)) continue next;
+        }
+        return p;
+      }
+      return buf.length;
+    },
   };
 }
 
@@ -115,7 +143,8 @@ function processBuffer(matcher: Matcher, buf: Buffer, final: boolean): { pieces:
     if (replacement.length > 0) pieces.push(replacement);
     copied = end;
   });
-  const keepFrom = Math.max(copied, limit);
+  let keepFrom = Math.max(copied, limit);
+  if (!final && matcher.pendingStart) keepFrom = matcher.pendingStart(buf, keepFrom);
   if (keepFrom > copied) pieces.push(buf.subarray(copied, keepFrom));
   return { pieces, keepFrom };
 }

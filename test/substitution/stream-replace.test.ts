@@ -96,6 +96,25 @@ describe('replaceAll / createReplaceStream with needles', () => {
     expect(replaceAll(input, [{ from: Buffer.from('zz'), to: Buffer.from('y') }])).toBe(input);
   });
 
+  it('holds back only from where a needle could start', () => {
+    const stream = createReplaceStream([{ from: Buffer.from('abc'), to: Buffer.from('X') }]);
+    stream.on('data', () => {});
+    stream.write(Buffer.from('xxxx'));
+    expect(stream.heldBackBytes).toBe(0);
+    stream.write(Buffer.from('xxab'));
+    expect(stream.heldBackBytes).toBe(2);
+    stream.write(Buffer.from('d'));
+    expect(stream.heldBackBytes).toBe(0);
+    const placeholders = createReplaceStream(placeholderMatcher(() => null));
+    placeholders.on('data', () => {});
+    placeholders.write(Buffer.from('x'.repeat(100)));
+    expect(placeholders.heldBackBytes).toBe(0);
+    placeholders.write(Buffer.from('yyveil_abc'));
+    expect(placeholders.heldBackBytes).toBe(8);
+    placeholders.write(Buffer.from('-'));
+    expect(placeholders.heldBackBytes).toBe(0);
+  });
+
   it('property: any chunking of a stream gives the one-shot output; held back <= longest - 1', async () => {
     await fc.assert(
       fc.asyncProperty(
