@@ -70,8 +70,8 @@ export class SseChangeFeed implements ChangeFeed {
         resolve(value);
       };
       const onConnected = () => done(this.connected);
+      // Not unref()ed: at start-up this wait may be the only thing keeping the process alive.
       const timer = setTimeout(() => done(false), timeoutMs);
-      timer.unref();
       this.connectedWaiters.add(onConnected);
     });
   }

@@ -5,11 +5,14 @@
  * proxies (cache TTL of 10 minutes, so only the push can explain a fresh value), a replica restart,
  * a control plane that goes away (stale copy, then 503) and a proxy restart.
  */
+import { request as httpRequest } from 'node:http';
+import { createServer as createHttpsServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { curl } from '../helpers/proxy-clients.js';
 import type { ServeProcess } from '../helpers/serve-process.js';
-import { createTestCa, startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import { createTestCa, startUpstream, type TestCa, type TestUpstream } from '../helpers/upstream.js';
 import { dropSchema, randomSchemaName } from '../store/pg-test-db.js';
 import { ADMIN_KEY, call, eventually, replicaEnv, startProxyProcess, startReplica, type ProxyProcess } from './support.js';
 
@@ -25,6 +28,7 @@ let a: ServeProcess;
 let b: ServeProcess;
 let upstream: TestUpstream;
 let upstreamCa: string;
+let testCa: TestCa;
 let secretId: string;
 let boxX: { id: string; proxyToken: string; env: Record<string, string> };
 let boxY: { id: string; proxyToken: string; env: Record<string, string> };
@@ -61,8 +65,32 @@ async function through(via: ProxyProcess, box: { id: string; proxyToken: string;
   return { status: result.connectStatus && result.connectStatus !== 200 ? result.connectStatus : result.status, seen, stderr: result.stderr };
 }
 
+/** An HTTPS front for a replica (TLS terminated here, certificate from the test CA), streaming both ways. */
+async function tlsFront(target: string): Promise<{ url: string; close(): Promise<void> }> {
+  const leaf = testCa.issue(['127.0.0.1']);
+  const server: Server = createHttpsServer({ key: leaf.keyPem, cert: leaf.certPem }, (req, res) => {
+    const forward = httpRequest(`${target}${req.url}`, { method: req.method, headers: req.headers }, (reply) => {
+      res.writeHead(reply.statusCode ?? 502, reply.headers);
+      reply.pipe(res);
+    });
+    forward.on('error', () => res.destroy());
+    res.on('close', () => forward.destroy());
+    req.pipe(forward);
+  });
+  server.on('tlsClientError', () => {});
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
 beforeAll(async () => {
-  const testCa = createTestCa();
+  testCa = createTestCa();
   upstreamCa = testCa.certFile;
   upstream = await startUpstream(testCa.issue(['api.dist.test']));
   a = await startReplica(env);
@@ -111,6 +139,24 @@ describe('veil proxy against replicated control planes', () => {
     expect(await through(shared, boxY, boxY)).toMatchObject({ status: 200, seen: `Bearer ${VALUE}` });
     expect((await through(shared, { ...boxX, proxyToken: 'wrong-token' })).status).toBe(407);
     expect(await through(sidecar, null)).toMatchObject({ status: 200, seen: `Bearer ${VALUE}` });
+  });
+
+  it('talks HTTPS to the control plane, verifying its certificate against --control-plane-ca', async () => {
+    const front = await tlsFront(a.apiUrl);
+    processes.push({ stop: () => front.close() });
+    const verified = await proxy(['--control-plane', front.url, '--control-plane-ca', testCa.certFile, '--api-key', orgKey]);
+    expect(verified.ready.changeStream).toBe('connected');
+    expect(await through(verified, boxX)).toMatchObject({ status: 200, seen: `Bearer ${VALUE}` });
+    // Without the CA the control plane's certificate is not trusted: nothing resolves, nothing is forwarded.
+    const untrusted = await startProxyProcess({
+      args: ['--control-plane', front.url, '--api-key', orgKey, '--proxy-listen', '127.0.0.1:0'],
+      env: proxyEnv({ VEIL_PROXY_CACHE_TTL_MS: '600000' }),
+    });
+    processes.push(untrusted);
+    expect(untrusted.ready.changeStream).toBe('connecting');
+    const refused = await through(untrusted, boxX);
+    expect(refused.status).toBe(503);
+    expect(refused.seen).toBeUndefined();
   });
 
   it('a sandbox-scoped key resolves its own sandbox only', async () => {

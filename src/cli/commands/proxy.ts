@@ -30,7 +30,7 @@ control plane is unreachable; after that requests fail with 503).
 
 const EXIT_GRACE_MS = 2_000;
 /** How long start-up waits for the change stream before going ready without it (it keeps retrying). */
-const FIRST_STREAM_WAIT_MS = 10_000;
+const FIRST_STREAM_WAIT_MS = 5_000;
 
 async function run(args: string[], context: CliContext): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, PROXY_FLAGS);
