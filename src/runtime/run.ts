@@ -3,9 +3,10 @@
  * trust settings in its env, and delete the sandbox when it ends.
  *
  * Two modes:
- * - remote (VEIL_API_URL + VEIL_API_KEY): POST /sandbox on that control plane; the child uses the
- *   shared proxy at VEIL_PROXY_URL (or a `proxyUrl` in the create reply) with the sandbox's
- *   credentials `http://<sandboxId>:<proxyToken>@host:port`.
+ * - remote (VEIL_API_URL + VEIL_API_KEY): POST /sandbox on that control plane; the child's traffic
+ *   goes to the shared proxy at VEIL_PROXY_URL (or a `proxyUrl` in the create reply) with the
+ *   sandbox's credentials `sandboxId:proxyToken`, added by a local forwarder on 127.0.0.1
+ *   (credential-forwarder.ts): the child's proxy URL holds no token, and Java works too.
  * - local (no VEIL_API_URL): the data dir opened in-process and a sidecar proxy for this one sandbox
  *   on a free 127.0.0.1 port, so the child's proxy URL carries no credentials at all.
  */
@@ -21,6 +22,7 @@ import type { ClientOptions } from '../client/http.js';
 import { loadConfig, UsageError, type ConfigFlags, type Env } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
 import { buildChildEnv, invalidMountEnvName, parseProxyUrl, type ProxyEndpoint } from './child-env.js';
+import { startCredentialForwarder, type Forwarder } from './credential-forwarder.js';
 import { RELAYED_SIGNALS, exitCodeForSignal, runChild } from './child-process.js';
 import { openLocalVeil, stderrLogger } from './local.js';
 import { nodePreloadPath } from './preload-path.js';
@@ -93,7 +95,9 @@ function remoteProxyEndpoint(reply: CreateReplyExtras, env: Env, sandboxId: stri
 async function createRemoteSandbox(options: RunOptions, client: ClientOptions, stderr: NodeJS.WritableStream): Promise<RunSandbox> {
   const service = new SandboxService(client);
   const created = await service.create({ ...(options.sandboxName ? { name: options.sandboxName } : {}), secrets: options.mounts });
+  let forwarder: Forwarder | undefined;
   const release = async () => {
+    await forwarder?.close();
     await service.delete(created.id).catch((error: unknown) => {
       stderr.write(`veil: could not delete sandbox ${created.id}: ${(error as Error).message}\n`);
     });
@@ -101,8 +105,10 @@ async function createRemoteSandbox(options: RunOptions, client: ClientOptions, s
   let trustDir: string | undefined;
   try {
     const extras = created as unknown as CreateReplyExtras;
-    const proxy = remoteProxyEndpoint(extras, options.env, created.id, created.proxyToken);
+    const shared = remoteProxyEndpoint(extras, options.env, created.id, created.proxyToken);
     const ca = remoteCa(extras, options.env);
+    forwarder = await startCredentialForwarder(shared, shared.credentials!);
+    const proxy: ProxyEndpoint = { host: forwarder.host, port: forwarder.port };
     // Per run and private: a shared, predictable directory could be pre-seeded with a hostile bundle.
     trustDir = await mkdtemp(join(tmpdir(), 'veil-run-'));
     const dir = trustDir;

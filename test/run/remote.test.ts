@@ -3,7 +3,10 @@
  * VEIL_API_KEY, VEIL_PROXY_URL, VEIL_CA_CERT_FILE), with real clients and HTTPS servers on
  * 127.0.0.1 standing for the real APIs.
  */
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
@@ -11,6 +14,7 @@ import { makeTempDir } from '../helpers/temp-dir.js';
 import { baseEnv, CLIENTS, fakeSecretValue, makeUpstreamPki, runCli, runProgram, startUpstream, type CliResult, type Upstream } from './support.js';
 
 const API_HOST = 'api.openai.test';
+const PLAIN_HOST = 'plain.example.test';
 const VALUE = fakeSecretValue('sk-remote-');
 
 let temp: { path: string; remove(): void };
@@ -18,6 +22,9 @@ let api: Upstream;
 let serve: ServeProcess;
 let remoteEnv: Record<string, string>;
 let placeholder: string;
+let plain: Server;
+let plainPort: number;
+const plainRequests: { url: string | undefined; authorization: string | undefined }[] = [];
 const outputs: CliResult[] = [];
 
 async function veil(args: string[], extra: Record<string, string> = {}, input?: string): Promise<CliResult> {
@@ -30,9 +37,15 @@ beforeAll(async () => {
   temp = makeTempDir('veil-run-remote-');
   const pki = makeUpstreamPki(join(temp.path, 'pki'), [API_HOST]);
   api = await startUpstream(pki);
+  plain = createServer((req, res) => {
+    plainRequests.push({ url: req.url, authorization: req.headers.authorization });
+    res.end('plain-ok\n');
+  });
+  await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+  plainPort = (plain.address() as AddressInfo).port;
   serve = await startServeProcess({
     proxy: true,
-    env: { VEIL_RESOLVE: `${API_HOST}=127.0.0.1`, VEIL_UPSTREAM_CA_FILE: pki.caFile },
+    env: { VEIL_RESOLVE: `${API_HOST}=127.0.0.1,${PLAIN_HOST}=127.0.0.1`, VEIL_UPSTREAM_CA_FILE: pki.caFile },
   });
   if (!serve.proxyUrl) throw new Error('`veil serve --proxy-listen 127.0.0.1:0` printed no proxyUrl in its ready line: the proxy is not wired into serve (src/app/proxy-hook.ts)');
   remoteEnv = {
@@ -52,6 +65,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await serve?.stop();
   await api?.close();
+  plain?.closeAllConnections();
+  await new Promise((resolve) => (plain ? plain.close(resolve) : resolve(undefined)));
   temp?.remove();
 });
 
@@ -62,7 +77,7 @@ async function sandboxNames(): Promise<string[]> {
 }
 
 describe('veil run, remote mode', () => {
-  it('registers the sandbox on the control plane, uses the shared proxy with credentials, deletes the sandbox', async () => {
+  it('registers the sandbox on the control plane, reaches the shared proxy through a local forwarder, deletes the sandbox', async () => {
     const result = await veil([
       'run',
       '--sandbox-name',
@@ -77,11 +92,12 @@ describe('veil run, remote mode', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const first = JSON.parse(result.stdout.split('\n')[0]!) as { proxy: string; keys: string[] };
-    // Shared proxy: the sandbox's own credentials, never the API key.
+    // The child talks to a local forwarder without credentials; the forwarder adds the sandbox's.
     const proxy = new URL(first.proxy);
-    expect(proxy.username).toMatch(/^[0-9a-f-]{36}$/);
-    expect(proxy.password.length).toBeGreaterThan(20);
-    expect(`${proxy.protocol}//${proxy.host}`).toBe(serve.proxyUrl);
+    expect(proxy.hostname).toBe('127.0.0.1');
+    expect(proxy.username).toBe('');
+    expect(proxy.password).toBe('');
+    expect(`${proxy.protocol}//${proxy.host}`).not.toBe(serve.proxyUrl);
     expect(first.keys).toEqual([]);
     expect(result.stdout).not.toContain(serve.adminApiKey);
     expect(result.stdout.split(`client-saw OPENAI_API_KEY=${placeholder}\n`)).toHaveLength(3);
@@ -90,6 +106,22 @@ describe('veil run, remote mode', () => {
       expect(request?.headers.authorization).toBe(`Bearer ${VALUE}`);
     }
     expect(await sandboxNames()).not.toContain('remote-run-1');
+  });
+
+  it.skipIf(spawnSync('java', ['-version']).status !== 0)("Java's HttpClient works with the shared proxy too (no proxy credentials needed in Java)", async () => {
+    const result = await veil(['run', '--secret', 'OPENAI_API_KEY=OPENAI', '--', 'java', join(CLIENTS, 'Client.java'), `https://${API_HOST}:${api.port}/v1/remote-java`, 'OPENAI_API_KEY']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`client-saw OPENAI_API_KEY=${placeholder}\n`);
+    expect(api.requests.find((request) => request.url === '/v1/remote-java')?.headers.authorization).toBe(`Bearer ${VALUE}`);
+  }, 60_000);
+
+  it('plain http:// requests go through the forwarder to the shared proxy too', async () => {
+    // plain.example.test resolves only inside the proxy (VEIL_RESOLVE): a reply proves the path.
+    const result = await veil(['run', '--secret', 'OPENAI_API_KEY=OPENAI', '--', 'sh', '-c', `curl -sS -H "Authorization: Bearer $OPENAI_API_KEY" http://${PLAIN_HOST}:${plainPort}/v1/plain`]);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('plain-ok\n');
+    // Not on the allowlist: the placeholder, not the value.
+    expect(plainRequests).toEqual([{ url: '/v1/plain', authorization: `Bearer ${placeholder}` }]);
   });
 
   it('needs VEIL_PROXY_URL and cleans up the sandbox when it is missing', async () => {

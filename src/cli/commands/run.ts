@@ -22,17 +22,17 @@ Options:
 Modes:
   local   (VEIL_API_URL unset) opens the data dir in-process and serves a proxy for this sandbox
           alone on a free 127.0.0.1 port: no proxy credentials in the command's env.
-  remote  (VEIL_API_URL + VEIL_API_KEY) registers the sandbox on that control plane; the command
-          uses the proxy at VEIL_PROXY_URL with the sandbox's credentials, and trusts the CA in
-          VEIL_CA_CERT_FILE (or <VEIL_CA_DIR>/ca.pem).
+  remote  (VEIL_API_URL + VEIL_API_KEY) registers the sandbox on that control plane; the command's
+          traffic goes to the proxy at VEIL_PROXY_URL through a local forwarder on 127.0.0.1
+          that adds the sandbox's credentials (none in the command's env), and the command
+          trusts the CA in VEIL_CA_CERT_FILE (or <VEIL_CA_DIR>/ca.pem).
 
 The command gets: the placeholders, HTTP_PROXY/HTTPS_PROXY (and lower-case), NO_PROXY for loopback,
 SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, GIT_SSL_CAINFO, PIP_CERT, AWS_CA_BUNDLE,
 DENO_CERT, CARGO_HTTP_CAINFO (system roots + Veil's CA), WGETRC (wget's CA file; ~/.wgetrc is not
 read under Veil), NODE_EXTRA_CA_CERTS, NODE_OPTIONS with a
 preload that routes Node's fetch through the proxy, and JAVA_TOOL_OPTIONS (truststore and proxy).
-No VEIL_* variable of this shell reaches it. Java sends no proxy credentials: in remote mode, Java
-clients need a proxy in sidecar mode.
+No VEIL_* variable of this shell reaches it.
 
 Signals SIGTERM and SIGHUP are passed on to the command, and SIGINT too unless stdin is a terminal
 (there Ctrl-C reaches the command directly; passing it on would deliver it twice). Veil waits for
