@@ -233,6 +233,24 @@ describe('veil run: what the child sees and where values go', () => {
     expect(requestOn(api, '/collect').headers.authorization).toBe(`Bearer ${placeholder}`);
   });
 
+  it('--disallowed block: the proxy refuses a placeholder for a host not on the allowlist', async () => {
+    const before = api.requests.length;
+    const result = await veil([
+      'run',
+      '--disallowed',
+      'block',
+      '--secret',
+      'OPENAI_API_KEY=OPENAI',
+      '--',
+      'sh',
+      '-c',
+      `curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $OPENAI_API_KEY" https://${OTHER_HOST}:${api.port}/blocked`,
+    ]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe('403');
+    expect(api.requests.length).toBe(before);
+  });
+
   it("the child's env holds placeholders, proxy and trust settings, and no VEIL_* variable or value", async () => {
     const result = await veil(['run', '--secret', 'OPENAI_API_KEY=OPENAI', '--', 'node', '-e', 'process.stdout.write(JSON.stringify(process.env))'], {
       VEIL_API_KEY: '',
