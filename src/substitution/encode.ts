@@ -19,7 +19,9 @@
  *            Encoded: `&`, `=`, `+` (a form decoder reads it as space), `;`, `#`, `%`, space,
  *            other delimiters and every non-ASCII byte.
  * A value containing CR, LF or NUL (or a lone surrogate) is never inserted into a URL either,
- * even though it could be percent-encoded: the request is refused instead (issue 3).
+ * even though it could be percent-encoded: the request is refused instead (issue 3). Neither is a
+ * value of exactly "." or ".." in the path: as a whole segment it would be a dot segment (also
+ * when written %2E), so it could not arrive as itself.
  */
 import type { ResolvedSecret } from '../resolver/types.js';
 
@@ -66,6 +68,8 @@ export function percentEncode(value: string, part: UrlPart): string {
 /** The URL form of a value for a position in the target, or null when it is unsafe. */
 export function urlValueForm(value: string, part: UrlPart): string | null {
   if (URL_UNSAFE.test(value) || hasLoneSurrogate(value)) return null;
+  // "." and ".." are dot segments, removed by URL normalization even when percent-encoded.
+  if (part === 'path' && (value === '.' || value === '..')) return null;
   return percentEncode(value, part);
 }
 

@@ -192,6 +192,19 @@ describe('rewriteRequestHead: target', () => {
     expect(result.unsafe).toEqual([{ name: 'CRLF', where: 'url' }]);
   });
 
+  it('refuses "." and ".." in the path (dot segments) but not in the query', () => {
+    for (const value of ['.', '..']) {
+      const s = secret({ name: 'DOTS', value });
+      const c = compileSecrets([s]);
+      const result = run({ compiled: c, target: `/a/${s.placeholder}/b` });
+      expect(result.target).toBe(`/a/${s.placeholder}/b`);
+      expect(result.unsafe).toEqual([{ name: 'DOTS', where: 'url' }]);
+      expect(run({ compiled: c, target: `/a?k=${s.placeholder}` }).target).toBe(`/a?k=${value}`);
+    }
+    const three = secret({ value: '...' });
+    expect(run({ compiled: compileSecrets([three]), target: `/a/${three.placeholder}` }).target).toBe('/a/...');
+  });
+
   it('reports a disallowed host for the URL too', () => {
     const result = run({ compiled, host: 'evil.example.net', target: `/?k=${key.placeholder}` });
     expect(result.target).toBe(`/?k=${key.placeholder}`);
@@ -202,7 +215,7 @@ describe('rewriteRequestHead: target', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'grapheme', maxLength: 30 }), fc.string({ unit: 'binary', maxLength: 30 }), (a, b) => {
         for (const value of [a, b]) {
-          if (/[\r\n\u0000]/.test(value)) continue;
+          if (/[\r\n\u0000]/.test(value) || value === '.' || value === '..') continue;
           const s = secret({ value });
           const target = `/seg/${s.placeholder}/end?x=${s.placeholder}&y=2`;
           const result = run({ compiled: compileSecrets([s]), target });
@@ -223,7 +236,7 @@ describe('rewriteRequestHead: target', () => {
   it('unreserved values are never encoded', () => {
     fc.assert(
       fc.property(fc.string({ unit: fc.constantFrom(...'abcXYZ019-._~'), maxLength: 40 }), (value) => {
-        expect(urlValueForm(value, 'path')).toBe(value);
+        expect(urlValueForm(value, 'path')).toBe(value === '.' || value === '..' ? null : value);
         expect(urlValueForm(value, 'query')).toBe(value);
       }),
       { numRuns: 100 },
