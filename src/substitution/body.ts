@@ -70,6 +70,11 @@ export interface BodyRewriteInput {
   allowUnrestricted: boolean;
   /** The request's headers (Node's rawHeaders shape), e.g. as returned by rewriteRequestHead. */
   rawHeaders: readonly string[];
+  /**
+   * The request is chunked. Default: a Transfer-Encoding header is present in rawHeaders. Pass it
+   * when rawHeaders had hop-by-hop headers stripped (`req.headers['transfer-encoding'] !== undefined`).
+   */
+  chunked?: boolean;
   /** Bodies with a Content-Length are kept in memory up to this many bytes (after substitution). */
   memoryLimit: number;
   /** ... and refused with BodyTooLargeError (413) above this many bytes (declared or produced). */
@@ -146,7 +151,7 @@ export async function rewriteRequestBody(source: Readable, input: BodyRewriteInp
   const { compiled, host, allowUnrestricted, rawHeaders } = input;
   const transferEncoding = headerValue(rawHeaders, 'transfer-encoding');
   const contentLength = parseContentLength(headerValue(rawHeaders, 'content-length'));
-  const streaming = transferEncoding !== undefined;
+  const streaming = input.chunked ?? transferEncoding !== undefined;
   if (!streaming && (contentLength === null || contentLength === 0)) return passthrough(source, rawHeaders, contentLength);
 
   const candidates = allowedSecrets(compiled, host, 'body', allowUnrestricted);

@@ -176,6 +176,14 @@ describe('rewriteRequestBody', () => {
     expect(plan.substituted).toEqual([longer]);
   });
 
+  it('streams when told the request is chunked even if Transfer-Encoding was stripped', async () => {
+    const plan = await rewriteRequestBody(Readable.from([Buffer.from(`k=${shorter.placeholder}`)]), input([], { chunked: true }));
+    expect(plan.mode).toBe('streaming');
+    expect((await collect(plan.body)).toString()).toBe('k=short');
+    const none = await rewriteRequestBody(Readable.from([]), input(['Transfer-Encoding', 'chunked'], { chunked: false }));
+    expect(none.mode).toBe('passthrough');
+  });
+
   for (const [coding, encode, decode] of [
     ['gzip', zlib.gzipSync, zlib.gunzipSync],
     ['x-gzip', zlib.gzipSync, zlib.gunzipSync],
