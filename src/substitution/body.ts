@@ -235,6 +235,8 @@ class SpillSink extends Writable {
   private dir: string | null = null;
   private filePath: string | null = null;
   private file: FileHandle | null = null;
+  /** The write in progress, so that discard() never races a half-created temp file. */
+  private inflight: Promise<void> | null = null;
 
   constructor(
     private readonly memoryLimit: number,
@@ -256,7 +258,18 @@ class SpillSink extends Writable {
       this.chunks.push(chunk);
       return callback();
     }
-    this.spill(chunk).then(() => callback(), callback);
+    const write = this.spill(chunk);
+    this.inflight = write;
+    write.then(
+      () => {
+        this.inflight = null;
+        callback();
+      },
+      (error: Error) => {
+        this.inflight = null;
+        callback(error);
+      },
+    );
   }
 
   private async spill(chunk: Buffer): Promise<void> {
@@ -291,6 +304,7 @@ class SpillSink extends Writable {
   }
 
   async discard(): Promise<void> {
+    await this.inflight?.catch(() => {});
     this.chunks = [];
     const file = this.file;
     this.file = null;

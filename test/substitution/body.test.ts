@@ -166,6 +166,25 @@ describe('rewriteRequestBody', () => {
     expect(await readdir(tmpDir)).toEqual([]);
   });
 
+  it('leaves no temp file when aborted while the spill file is being created', async () => {
+    for (let round = 0; round < 5; round++) {
+      const controller = new AbortController();
+      let first = true;
+      const source = new Readable({
+        read() {
+          this.push(Buffer.alloc(4096, 'y'));
+          if (first) {
+            first = false;
+            setImmediate(() => controller.abort());
+          }
+        },
+      });
+      const error = await rewriteRequestBody(source, input(['Content-Length', '100000000'], { memoryLimit: 1024, hardCap: 1 << 30, signal: controller.signal })).catch((e: unknown) => e);
+      expect((error as Error).name).toBe('AbortError');
+      expect(await readdir(tmpDir)).toEqual([]);
+    }
+  });
+
   it('keeps a chunked body streaming with no length', async () => {
     const source = Readable.from([Buffer.from(`{"k":"${longer.placeholder.slice(0, 20)}`), Buffer.from(`${longer.placeholder.slice(20)}"}`)]);
     const plan = await rewriteRequestBody(source, input(['Transfer-Encoding', 'chunked', 'Content-Type', 'application/json']));
@@ -205,6 +224,26 @@ describe('rewriteRequestBody', () => {
       }
     });
   }
+
+  it('streams a few MiB of deflate (zlib and raw) through decode -> replace -> encode with a slow reader', async () => {
+    const piece = Buffer.from(`${shorter.placeholder}${'0123456789abcdef'.repeat(4000)}`);
+    const plain = Buffer.concat(Array.from({ length: 64 }, () => piece)); // ~4 MiB, 64 placeholders
+    const expected = plain.toString('latin1').replaceAll(shorter.placeholder, 'short');
+    for (const [encode, decode] of [
+      [zlib.deflateSync, zlib.inflateSync],
+      [zlib.deflateRawSync, zlib.inflateRawSync],
+    ] as const) {
+      const compressed = encode(plain);
+      const chunks = Array.from({ length: Math.ceil(compressed.length / 1000) }, (_, i) => compressed.subarray(i * 1000, (i + 1) * 1000));
+      const plan = await rewriteRequestBody(Readable.from(chunks), input(['Content-Encoding', 'deflate', 'Transfer-Encoding', 'chunked']));
+      const out: Buffer[] = [];
+      for await (const chunk of plan.body) {
+        out.push(chunk as Buffer);
+        if (out.length % 8 === 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect(decode(Buffer.concat(out)).toString('latin1') === expected).toBe(true);
+    }
+  });
 
   it('passes an unknown Content-Encoding through untouched', async () => {
     const body = Buffer.from(`k=${shorter.placeholder}`);
