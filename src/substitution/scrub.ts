@@ -92,8 +92,19 @@ function base64Pairs(value: Buffer, placeholder: Buffer): [string, string][] {
   return pairs;
 }
 
-/** The scrub needles of one secret, as [needle, replacement] byte pairs. */
+const pairsCache = new WeakMap<ResolvedSecret, ReplacePair[]>();
+
+/** The scrub needles of one secret, as [needle, replacement] byte pairs (cached per secret object). */
 export function secretScrubPairs(secret: ResolvedSecret): ReplacePair[] {
+  let pairs = pairsCache.get(secret);
+  if (!pairs) {
+    pairs = computeScrubPairs(secret);
+    pairsCache.set(secret, pairs);
+  }
+  return pairs;
+}
+
+function computeScrubPairs(secret: ResolvedSecret): ReplacePair[] {
   const placeholder = Buffer.from(secret.placeholder, 'latin1');
   const value = Buffer.from(secret.value, 'utf8');
   if (value.length === 0) return [];
