@@ -5,9 +5,11 @@
  */
 import { destination } from 'pino';
 import { openControlPlane, type ControlPlane } from '../api/control-plane.js';
-import { openRepository } from '../app/repository.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { openRepository, SQLITE_FILE } from '../app/repository.js';
 import type { CreateSecretParams, Secret, UpdateSecretParams } from '../client/types.js';
-import type { VeilConfig } from '../config/index.js';
+import { UsageError, type VeilConfig } from '../config/index.js';
 import { NotFoundError } from '../errors.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { UUID_PATTERN } from '../service/validation.js';
@@ -26,6 +28,12 @@ export interface LocalVeil {
  */
 export function stderrLogger(level: string | undefined): Logger {
   return createLogger({ level: level ?? 'warn' }, destination({ fd: 2, sync: true }));
+}
+
+/** Refuses a data directory without Veil data, so a typo or a wrong cwd does not conjure an empty store. */
+export function requireLocalData(config: Pick<VeilConfig, 'dataDir' | 'databaseUrl'>, hint: string): void {
+  if (config.databaseUrl || existsSync(join(config.dataDir, SQLITE_FILE))) return;
+  throw new UsageError(`no Veil data in ${JSON.stringify(config.dataDir)} (no ${SQLITE_FILE}); ${hint}`);
 }
 
 export async function openLocalVeil(config: VeilConfig, logger: Logger): Promise<LocalVeil> {

@@ -24,7 +24,7 @@ import type { Logger } from '../log/logger.js';
 import { buildChildEnv, invalidMountEnvName, parseProxyUrl, type ProxyEndpoint } from './child-env.js';
 import { startCredentialForwarder, type Forwarder } from './credential-forwarder.js';
 import { RELAYED_SIGNALS, exitCodeForSignal, runChild } from './child-process.js';
-import { openLocalVeil, stderrLogger } from './local.js';
+import { openLocalVeil, requireLocalData, stderrLogger } from './local.js';
 import { nodePreloadPath } from './preload-path.js';
 import { writeWgetrc } from './wgetrc.js';
 import { loadCa, startSidecarProxy } from './sidecar.js';
@@ -132,6 +132,7 @@ async function createRemoteSandbox(options: RunOptions, client: ClientOptions, s
 
 async function createLocalSandbox(options: RunOptions, logger: Logger, stderr: NodeJS.WritableStream): Promise<RunSandbox> {
   const config = loadConfig(options.flags ?? {}, options.env);
+  requireLocalData(config, 'create a secret first (veil secrets create NAME --host HOST), pass --data-dir, or set VEIL_API_URL and VEIL_API_KEY');
   const local = await openLocalVeil(config, logger);
   const steps: Array<() => Promise<void>> = [() => local.close()];
   const release = async () => {

@@ -10,7 +10,7 @@ import { trustEnv, writeTrustFiles } from '../ca/trust.js';
 import { SandboxService } from '../client/sandboxes.js';
 import { DEFAULTS, loadConfig, UsageError, type ConfigFlags, type Env } from '../config/index.js';
 import { parseProxyUrl, veilEnv, type ProxyEndpoint } from './child-env.js';
-import { openLocalVeil, stderrLogger } from './local.js';
+import { openLocalVeil, requireLocalData, stderrLogger } from './local.js';
 import { nodePreloadPath } from './preload-path.js';
 import { writeWgetrc } from './wgetrc.js';
 
@@ -79,6 +79,7 @@ export async function sandboxEnv(options: SandboxEnvOptions): Promise<SandboxEnv
     ca = { certPem: pem, fingerprint: new X509Certificate(pem).fingerprint256 };
   } else {
     const config = loadConfig(options.flags ?? {}, env);
+    requireLocalData(config, 'pass --data-dir, or set VEIL_API_URL and VEIL_API_KEY');
     const logger = stderrLogger(env.VEIL_LOG_LEVEL || undefined);
     const local = await openLocalVeil(config, logger);
     try {

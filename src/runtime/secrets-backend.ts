@@ -3,11 +3,8 @@
  * data directory in-process (local mode, the same store `veil run` uses; safe next to a running
  * `veil serve` thanks to SQLite WAL). Mirrors src/cli/admin-backend.ts for orgs/keys.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { SQLITE_FILE } from '../app/repository.js';
 import { SecretService, type CreateSecretParams, type Secret, type UpdateSecretParams } from '../client/index.js';
-import { loadConfig, UsageError, type Env } from '../config/index.js';
+import { loadConfig, type Env } from '../config/index.js';
 import { clientOptionsFrom, apiUrlFrom } from '../cli/remote.js';
 
 export interface SecretsBackend {
@@ -46,13 +43,9 @@ export async function openSecretsBackend(env: Env, flags: SecretsBackendFlags, o
     };
   }
   const config = loadConfig(flags['data-dir'] !== undefined ? { 'data-dir': flags['data-dir'] } : {}, env);
-  if (!config.databaseUrl && !options.initialize && !existsSync(join(config.dataDir, SQLITE_FILE))) {
-    throw new UsageError(
-      `no Veil data in ${JSON.stringify(config.dataDir)} (no ${SQLITE_FILE}); create a secret first, pass --data-dir, or set VEIL_API_URL and VEIL_API_KEY`,
-    );
-  }
   // Loaded lazily: client-only use of the CLI should not open native modules.
-  const { LocalSecretService, openLocalVeil, stderrLogger } = await import('./local.js');
+  const { LocalSecretService, openLocalVeil, requireLocalData, stderrLogger } = await import('./local.js');
+  if (!options.initialize) requireLocalData(config, 'create a secret first, pass --data-dir, or set VEIL_API_URL and VEIL_API_KEY');
   const local = await openLocalVeil(config, stderrLogger(env.VEIL_LOG_LEVEL || undefined));
   const service = new LocalSecretService(local);
   return {

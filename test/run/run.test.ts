@@ -5,7 +5,7 @@
  * server must receive the real value; the client must only ever see the placeholder.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -296,6 +296,14 @@ describe('veil run: what the child sees and where values go', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.stderr).toContain('NO_SUCH_SECRET');
+  });
+
+  it('refuses a data dir without Veil data instead of creating one', async () => {
+    const missing = join(dir, 'no-data-here');
+    const result = await veil(['run', '--', 'true'], { VEIL_DATA_DIR: missing });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('no Veil data');
+    expect(existsSync(missing)).toBe(false);
   });
 
   it('refuses to mount a secret over a variable Veil sets', async () => {
