@@ -3,7 +3,7 @@ import type { Logger } from '../log/logger.js';
 import type { Agent } from 'undici';
 import type { CertificateAuthority } from '../ca/types.js';
 import type { MappingCache } from './mapping-cache.js';
-import type { ResolvedTimeouts } from './options.js';
+import type { ResolvedBodyLimits, ResolvedTimeouts } from './options.js';
 
 /** What a CONNECT established, remembered per intercepted TLS socket. */
 export interface TunnelContext {
@@ -30,6 +30,8 @@ export interface Engine {
   tunnels: WeakMap<Socket, TunnelContext>;
   /** Client sockets we took over from node:http (CONNECT); destroyed on close. */
   detachedSockets: Set<Socket>;
+  /** Body substitution limits (see ProxyOptions.body). */
+  body: ResolvedBodyLimits;
   /** Requests being proxied right now (close() drains them). */
   inflight: { count: number };
 }

@@ -1,20 +1,51 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Readable, Writable } from 'node:stream';
+import { Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ResolvedSecret } from '../resolver/types.js';
 import type { Dispatcher } from 'undici';
-import { admitRequest, uniqueNames } from './admit.js';
+import type { ResolvedSecret } from '../resolver/types.js';
+import { rewriteRequestBody, type BodyRewrite } from '../substitution/body.js';
+import { BodyDecodeError, BodyTooLargeError } from '../substitution/errors.js';
+import { admitRequest, disallowedPlaceholders, namesWithPlace, uniqueNames, type Admitted } from './admit.js';
 import { hostForUrl } from './destination.js';
 import type { Engine } from './engine.js';
 import { rawHeaderValue, stripHopByHop, withoutHeader } from './hop-by-hop.js';
 import { replyError } from './replies.js';
-import { createScrubStream, responseDecoder, scrubHeaders, scrubMatcher } from './scrub.js';
+import { responseBodyScrubber, scrubHeaders, scrubNeedles } from './scrub.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 
 function hasBody(req: IncomingMessage): boolean {
   if (req.headers['transfer-encoding'] !== undefined) return true;
   const length = req.headers['content-length'];
   return length !== undefined && length !== '0';
+}
+
+/** Raised inside a streamed body when a disallowed placeholder shows up in block mode. */
+class BlockedBodyError extends Error {
+  constructor(readonly names: string) {
+    super('placeholder of a disallowed secret in a streamed body');
+  }
+}
+
+/**
+ * Block mode for streamed (chunked) bodies: the body cannot be checked before it is forwarded, so
+ * the stream is cut as soon as the rewriter reports a disallowed placeholder. The chunk carrying
+ * it is never sent: the upstream sees an aborted, incomplete request and the client gets 403
+ * (or a cut connection when the upstream had already answered).
+ */
+class DisallowedGuard extends Transform {
+  constructor(private readonly rewrite: BodyRewrite) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (this.rewrite.disallowed.length > 0) return callback(new BlockedBodyError(namesWithPlace(this.rewrite.disallowed)));
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.rewrite.disallowed.length > 0) return callback(new BlockedBodyError(namesWithPlace(this.rewrite.disallowed)));
+    callback();
+  }
 }
 
 /** Handles one request, plain (absolute-form on the proxy port) or decrypted from a CONNECT tunnel. */
@@ -33,16 +64,118 @@ export async function handleRequest(engine: Engine, req: IncomingMessage, res: S
     return;
   }
 
-  const scrub = admitted.substituted;
+  let body: Readable | null = hasBody(req) ? req : null;
+  let rawHeaders = admitted.rawHeaders;
+  let scrub: ResolvedSecret[] = admitted.substituted;
+  let bodyLog: Record<string, unknown> = {};
+  let chunked = false;
+  if (body) {
+    const prepared = await prepareBody(engine, req, res, admitted);
+    if (!prepared) return;
+    body = prepared.body;
+    rawHeaders = prepared.rawHeaders;
+    if (prepared.scrub.length > 0) scrub = [...new Set([...scrub, ...prepared.scrub])];
+    bodyLog = prepared.log;
+    chunked = prepared.chunked;
+  }
+
   forwardUpstream(engine, req, res, {
     origin: `${admitted.scheme}://${hostForUrl(admitted.host)}:${admitted.port}`,
     path: admitted.path,
-    // Ask for an identity response when a value went upstream, so it can be scrubbed as it streams.
-    rawHeaders: scrub.length > 0 ? withoutHeader(admitted.rawHeaders, 'accept-encoding') : admitted.rawHeaders,
-    body: hasBody(req) ? req : null,
+    // Ask for an identity response when a value may go upstream, so it can be scrubbed as it streams.
+    rawHeaders: scrub.length > 0 ? withoutHeader(rawHeaders, 'accept-encoding') : rawHeaders,
+    body,
+    chunked,
     scrub,
-    log: { ...admitted.log, substituted: uniqueNames(admitted.substituted) },
+    log: { ...admitted.log, substituted: uniqueNames(admitted.substituted), ...bodyLog },
   });
+}
+
+interface PreparedBody {
+  body: Readable;
+  rawHeaders: string[];
+  /** Secrets whose value may be in the body (scrub the response for them). */
+  scrub: readonly ResolvedSecret[];
+  /** A streamed rewrite of a chunked body: must go upstream chunked. */
+  chunked: boolean;
+  log: Record<string, unknown>;
+}
+
+/**
+ * Body substitution (src/substitution/body.ts): untouched when no secret may go into this host's
+ * bodies; streamed when chunked; buffered (memory, then a temp file) when it has a Content-Length.
+ * Replies itself and returns null when the request cannot go on (413, 400, 403, client gone).
+ */
+async function prepareBody(engine: Engine, req: IncomingMessage, res: ServerResponse, admitted: Admitted): Promise<PreparedBody | null> {
+  // Transfer-Encoding is hop-by-hop (stripped from admitted.rawHeaders), but it is what tells the
+  // body rewriter that the body is streamed.
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  const abort = new AbortController();
+  const onClose = () => abort.abort();
+  res.once('close', onClose);
+  let rewrite: BodyRewrite;
+  try {
+    rewrite = await rewriteRequestBody(req, {
+      compiled: admitted.mapping.compiled,
+      host: admitted.host,
+      allowUnrestricted: engine.allowUnrestricted,
+      rawHeaders: chunked ? [...admitted.rawHeaders, 'Transfer-Encoding', 'chunked'] : admitted.rawHeaders,
+      memoryLimit: engine.body.memoryLimit,
+      hardCap: engine.body.hardCap,
+      ...(engine.body.tmpDir !== undefined ? { tmpDir: engine.body.tmpDir } : {}),
+      signal: abort.signal,
+    });
+  } catch (error) {
+    if (res.destroyed) return null;
+    if (error instanceof BodyTooLargeError || error instanceof BodyDecodeError) {
+      engine.logger.warn({ ...admitted.log, status: error.statusCode, reason: error.message }, 'request body refused');
+      replyError(res, error.statusCode, error.message, { connection: 'close' });
+      return null;
+    }
+    engine.logger.warn({ ...admitted.log, reason: (error as Error).message.slice(0, 200) }, 'request body could not be read');
+    replyError(res, 400, 'request body could not be read', { connection: 'close' });
+    return null;
+  } finally {
+    res.off('close', onClose);
+  }
+  if (res.destroyed) {
+    rewrite.dispose();
+    return null;
+  }
+  const log: Record<string, unknown> = rewrite.mode === 'passthrough' ? {} : { body: rewrite.mode, ...(rewrite.spilled ? { spilled: true } : {}) };
+  const rawHeaders = withoutHeader(rewrite.rawHeaders, 'transfer-encoding');
+  if (rewrite.mode === 'buffered') {
+    if (rewrite.disallowed.length > 0) {
+      const refusal = disallowedPlaceholders(engine, admitted.log, rewrite.disallowed, admitted.host);
+      if (refusal) {
+        rewrite.dispose();
+        replyError(res, refusal.status, refusal.message);
+        return null;
+      }
+    }
+    res.once('close', () => rewrite.dispose());
+    return { body: rewrite.body, rawHeaders, scrub: rewrite.substituted, chunked: false, log: { ...log, bodySubstituted: uniqueNames(rewrite.substituted) } };
+  }
+  if (rewrite.mode === 'streaming') {
+    res.once('close', () => rewrite.dispose());
+    let body = rewrite.body;
+    if (engine.disallowed === 'block') {
+      const guard = new DisallowedGuard(rewrite);
+      body.on('error', (error) => guard.destroy(error));
+      body = body.pipe(guard);
+    } else {
+      body.once('end', () => {
+        if (rewrite.disallowed.length > 0) disallowedPlaceholders(engine, admitted.log, rewrite.disallowed, admitted.host);
+      });
+    }
+    return { body, rawHeaders, scrub: rewrite.candidates, chunked: true, log };
+  }
+  return { body: rewrite.body, rawHeaders, scrub: [], chunked: false, log };
+}
+
+/** An async iterable over a stream: undici sends it chunked whatever it already knows of its length. */
+async function* chunksOf(body: Readable): AsyncGenerator<Buffer> {
+  yield* body as AsyncIterable<Buffer>;
 }
 
 interface Forward {
@@ -51,6 +184,8 @@ interface Forward {
   rawHeaders: string[];
   /** The body to send (the client's request, or its rewritten form), or null. */
   body: Readable | null;
+  /** Send the body chunked even if it has already ended (undici would give it a Content-Length). */
+  chunked: boolean;
   /** Secrets whose value may have gone upstream: the response is scrubbed for them. */
   scrub: readonly ResolvedSecret[];
   log: Record<string, unknown>;
@@ -61,10 +196,20 @@ function bodyless(method: string | undefined, status: number): boolean {
   return method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
 }
 
+function findBlocked(error: unknown): BlockedBodyError | null {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current && typeof current === 'object'; depth += 1) {
+    if (current instanceof BlockedBodyError) return current;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return null;
+}
+
 /**
  * Sends the request upstream with undici and streams the answer back, with backpressure both ways.
  * When `scrub` is not empty the response head and body are scrubbed (see scrub.ts): Content-Length
- * is dropped (the body goes chunked) and a gzip/deflate/br body is decoded first.
+ * is dropped (the body goes chunked) and a gzip/deflate/br body is decoded first; a body in an
+ * unknown Content-Encoding cannot be scrubbed and is refused (502).
  */
 function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerResponse, forward: Forward): void {
   let abortUpstream: ((reason?: Error) => void) | null = null;
@@ -72,12 +217,11 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
   // A client that goes away aborts the upstream request.
   res.once('close', () => {
     if (!finished) abortUpstream?.(new Error('client closed the connection'));
-    forward.body?.destroy();
+    if (forward.body !== req) forward.body?.destroy();
   });
-  const matcher = forward.scrub.length > 0 ? scrubMatcher(forward.scrub) : null;
+  const needles = scrubNeedles(forward.scrub);
   /** Where body bytes go: `res` itself, or the first stage of the scrubbing pipeline. */
   let sink: Writable = res;
-  let sinkDone: Promise<void> | null = null;
 
   const handler: Dispatcher.DispatchHandler = {
     onConnect(abort) {
@@ -90,17 +234,21 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
         headers.push(rawHeaders[index]!.toString('latin1'), rawHeaders[index + 1]!.toString('latin1'));
       }
       headers = stripHopByHop(headers);
-      if (matcher) {
-        headers = scrubHeaders(headers, matcher);
+      if (needles) {
+        headers = scrubHeaders(headers, needles);
         if (!bodyless(req.method, statusCode)) {
-          const decoder = responseDecoder(rawHeaderValue(headers, 'content-encoding'));
-          headers = headers.filter((_, index) => {
-            const name = headers[index - (index % 2)]!.toLowerCase();
-            return name !== 'content-length' && !(decoder && name === 'content-encoding');
-          });
-          const stages: (Readable | Writable)[] = [...(decoder ? [decoder] : []), createScrubStream(matcher), res];
-          sink = stages[0] as Writable;
-          sinkDone = pipeline(stages as unknown as [Readable, Writable]).catch((error: unknown) => {
+          const scrubber = responseBodyScrubber(rawHeaderValue(headers, 'content-encoding'), needles);
+          if (!scrubber) {
+            finished = true;
+            abortUpstream?.(new Error('unscrubbable response'));
+            engine.logger.warn({ ...forward.log, status: 502 }, 'response in an unknown Content-Encoding cannot be scrubbed: refused');
+            replyError(res, 502, 'the upstream answered in a Content-Encoding Veil cannot decode, so it cannot be checked for secret values');
+            return false;
+          }
+          headers = withoutHeader(headers, 'content-length');
+          if (scrubber.decoded) headers = withoutHeader(headers, 'content-encoding');
+          sink = scrubber.stages[0]!;
+          pipeline([...scrubber.stages, res] as unknown as [Transform, Writable]).catch((error: unknown) => {
             engine.logger.warn({ ...forward.log, reason: (error as Error).message.slice(0, 200) }, 'response could not be scrubbed (decode failed or client left)');
             abortUpstream?.(new Error('response scrubbing failed'));
             res.destroy();
@@ -124,18 +272,23 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
     },
     onComplete() {
       finished = true;
-      engine.logger.info({ ...forward.log, status: res.statusCode, ...(matcher ? { scrubbed: true } : {}) }, 'proxied');
+      engine.logger.info({ ...forward.log, status: res.statusCode, ...(needles ? { scrubbed: true } : {}) }, 'proxied');
       sink.end();
-      void sinkDone;
     },
     onError(error) {
       finished = true;
+      const blocked = findBlocked(error);
+      if (blocked) engine.logger.warn({ ...forward.log, secrets: blocked.names }, 'blocked: placeholder in a streamed body sent to a host not on its allowlist; request cut');
       if (res.headersSent) {
         engine.logger.warn({ ...forward.log, status: res.statusCode, reason: classifyUpstreamError(error).reason }, 'upstream failed mid-response');
         res.destroy();
         return;
       }
       if (res.destroyed) return;
+      if (blocked) {
+        replyError(res, 403, `secret ${blocked.names} may not be sent to host (not on its allowlist, or that location is not enabled); the streamed request was cut before the placeholder was forwarded`, { connection: 'close' });
+        return;
+      }
       const failure = classifyUpstreamError(error);
       engine.logger.warn({ ...forward.log, status: failure.status, reason: failure.reason }, 'upstream failed');
       replyError(res, failure.status, failure.reason);
@@ -148,7 +301,8 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
       path: forward.path,
       method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
       headers: forward.rawHeaders,
-      body: forward.body,
+      // undici accepts async iterables at runtime (its dispatch typings list only Readable).
+      body: forward.body && forward.chunked ? (chunksOf(forward.body) as unknown as Readable) : forward.body,
     },
     handler,
   );

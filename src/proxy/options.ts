@@ -45,6 +45,35 @@ export interface ProxyOptions {
   nonTlsConnect?: 'tunnel' | 'deny';
   timeouts?: ProxyTimeouts;
   cache?: MappingCacheOptions;
+  body?: BodyLimits;
+}
+
+/**
+ * Request bodies with a Content-Length that get a value substituted are collected to send the new
+ * exact length: in memory up to `memoryLimit`, then in a temp file (0600, removed at once).
+ * Chunked bodies stream in constant memory and are not limited.
+ */
+export interface BodyLimits {
+  /** Default 8 MiB. */
+  memoryLimit?: number;
+  /** Bodies with a Content-Length above this (declared or after substitution) get 413. Default 2 GiB. */
+  hardCap?: number;
+  /** Where spill files go. Default os.tmpdir(). */
+  tmpDir?: string;
+}
+
+export interface ResolvedBodyLimits {
+  memoryLimit: number;
+  hardCap: number;
+  tmpDir: string | undefined;
+}
+
+export function resolveBodyLimits(limits: BodyLimits = {}): ResolvedBodyLimits {
+  return {
+    memoryLimit: limits.memoryLimit ?? 8 * 1024 * 1024,
+    hardCap: limits.hardCap ?? 2 * 1024 * 1024 * 1024,
+    tmpDir: limits.tmpDir,
+  };
 }
 
 export type ResolvedTimeouts = Required<ProxyTimeouts>;

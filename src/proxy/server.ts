@@ -5,7 +5,7 @@ import type { Engine } from './engine.js';
 import { handleRequest } from './forward.js';
 import { handleUpgrade } from './upgrade.js';
 import { MappingCache } from './mapping-cache.js';
-import { resolveTimeouts, type ProxyOptions } from './options.js';
+import { resolveBodyLimits, resolveTimeouts, type ProxyOptions } from './options.js';
 import { createUpstreamAgent, pinnedLookup, upstreamTrust } from './upstream-agent.js';
 
 export interface ProxyServer {
@@ -47,6 +47,7 @@ export function createProxyServer(options: ProxyOptions): ProxyServer {
     nonTlsConnect: options.nonTlsConnect ?? 'tunnel',
     tunnels: new WeakMap(),
     detachedSockets: new Set(),
+    body: resolveBodyLimits(options.body),
     inflight: { count: 0 },
   };
 

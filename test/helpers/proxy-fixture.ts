@@ -190,3 +190,10 @@ export function assertNoValueLogged(fixture: Fixture): void {
     }
   }
 }
+
+/** Mounts extra secrets on the fixture's main sandbox (and drops its cached mapping). */
+export function mountExtraSecrets(fixture: Fixture, extra: ResolvedSecret[]): void {
+  fixture.sandbox = { ...fixture.sandbox, secrets: [...fixture.sandbox.secrets, ...extra] };
+  fixture.resolver.set(fixture.sandbox);
+  fixture.proxy.cache.invalidate({ kind: 'sandbox', orgId: fixture.sandbox.orgId, sandboxId: fixture.sandbox.sandboxId });
+}

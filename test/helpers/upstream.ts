@@ -93,6 +93,8 @@ export interface ReceivedRequest {
   rawHeaders: string[];
   headers: IncomingMessage['headers'];
   body: string;
+  /** The body bytes exactly as received (not part of the JSON echo). */
+  rawBody: Buffer;
   httpVersion: string;
 }
 
@@ -135,6 +137,7 @@ function echoHandler(received: ReceivedRequest[], counters: { abortedResponses: 
         rawHeaders: [...req.rawHeaders],
         headers: req.headers,
         body: Buffer.concat(chunks).toString('utf8'),
+        rawBody: Buffer.concat(chunks),
         httpVersion: req.httpVersion,
       };
       received.push(record);
@@ -184,7 +187,7 @@ function echoHandler(received: ReceivedRequest[], counters: { abortedResponses: 
         });
         return;
       }
-      const body = JSON.stringify(record);
+      const body = JSON.stringify({ ...record, rawBody: undefined });
       // Echoes the Authorization header in a response header too (scrubbing tests).
       const echoed = req.headers.authorization === undefined ? {} : { 'X-Echoed-Authorization': req.headers.authorization };
       if (path === '/gzip-echo' || path === '/br-echo') {

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { curl } from '../helpers/proxy-clients.js';
-import { assertNoValueLogged, makePlaceholder, startFixture, VALUES, type Fixture } from '../helpers/proxy-fixture.js';
+import { assertNoValueLogged, makePlaceholder, mountExtraSecrets, startFixture, VALUES, type Fixture } from '../helpers/proxy-fixture.js';
 import type { ReceivedRequest } from '../helpers/upstream.js';
 
 let fx: Fixture;
@@ -15,14 +15,9 @@ const AWKWARD_PLACEHOLDER = makePlaceholder();
 
 beforeAll(async () => {
   fx = await startFixture();
-  fx.resolver.set({
-    ...fx.sandbox,
-    secrets: [
-      ...fx.sandbox.secrets,
-      { secretId: 'id-AWKWARD', name: 'AWKWARD', env: 'AWKWARD', placeholder: AWKWARD_PLACEHOLDER, value: AWKWARD_VALUE, hosts: ['api.example.com'], locations: ['header', 'url'] },
-    ],
-  });
-  fx.proxy.cache.invalidate({ kind: 'sandbox', orgId: fx.sandbox.orgId, sandboxId: fx.sandbox.sandboxId });
+  mountExtraSecrets(fx, [
+    { secretId: 'id-AWKWARD', name: 'AWKWARD', env: 'AWKWARD', placeholder: AWKWARD_PLACEHOLDER, value: AWKWARD_VALUE, hosts: ['api.example.com'], locations: ['header', 'url'] },
+  ]);
 });
 afterAll(async () => {
   assertNoValueLogged(fx);
