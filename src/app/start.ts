@@ -51,6 +51,8 @@ export async function startVeil(config: VeilConfig, options: StartOptions = {}):
       const { PgChangeFeed } = await import('../events/pg-feed.js');
       const pgFeed = await PgChangeFeed.connect(target.url, {
         channel: target.channel,
+        // pg_stat_activity shows which replicas (and schema) hold LISTEN connections.
+        applicationName: target.schema !== undefined ? `veil:${target.schema}` : 'veil',
         // The pg error text names the database problem, never a value (events carry ids only).
         onError: (error) => logger.warn({ err: { message: error.message } }, 'change feed (PostgreSQL LISTEN/NOTIFY) error'),
       });

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServeProcess } from '../helpers/serve-process.js';
-import { dropSchema, randomSchemaName } from '../store/pg-test-db.js';
+import { adminQuery, dropSchema, randomSchemaName } from '../store/pg-test-db.js';
 import { ADMIN_KEY, call, replicaEnv, startReplica } from './support.js';
 
 const schema = randomSchemaName('veil_dist_rep');
@@ -176,6 +176,24 @@ describe('replicas on one PostgreSQL database', () => {
     } finally {
       await orgStream.close();
       await boxStream.close();
+    }
+  });
+
+  it('a replica whose LISTEN connection drops tells its streams to reset, then delivers again', async () => {
+    const orgKey = (await call(a.apiUrl, ADMIN_KEY, 'POST', '/api-keys', { org: 'default', scopes: ['proxy:resolve'] })).json.key;
+    const secret = (await call(a.apiUrl, ADMIN_KEY, 'POST', '/secret', { name: 'AFTER_GAP', value: 'gap-value-1' })).json;
+    const stream = await openStream(b.apiUrl, orgKey);
+    try {
+      await stream.waitFor((event) => event.event === 'hello');
+      // Only this file's replicas: their LISTEN connections are named after the schema.
+      const killed = await adminQuery('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [`veil:${schema}:listen`]);
+      expect(killed.rowCount).toBe(2);
+      await stream.waitFor((event) => event.event === 'change' && event.data.kind === 'reset');
+      // Listening again: a write through A reaches B's stream.
+      expect((await call(a.apiUrl, ADMIN_KEY, 'PATCH', `/secret/${secret.id}`, { value: 'gap-value-2' })).status).toBe(200);
+      await stream.waitFor((event) => event.event === 'change' && event.data.kind === 'secret' && event.data.secretId === secret.id);
+    } finally {
+      await stream.close();
     }
   });
 });
