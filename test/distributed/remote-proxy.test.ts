@@ -192,7 +192,8 @@ describe('veil proxy against replicated control planes', () => {
 
   it('reconnects after a replica restart, resets, and is pushed to again', async () => {
     const port = Number(new URL(b.apiUrl).port);
-    await b.stop();
+    // SIGTERM with proxies' event streams open: the streams are ended and the replica drains and exits 0.
+    expect(await b.stop()).toEqual({ code: 0, signal: null });
     // The cache is still fresh: requests keep working while replica B is down.
     expect((await through(shared, boxX)).seen).toBe(`Bearer ${ROTATED}`);
     b = await startReplica(env, port);
@@ -224,7 +225,7 @@ describe('veil proxy against replicated control planes', () => {
   it('a restarted proxy comes back on the same address with current values', async () => {
     const port = new URL(sidecar.proxyUrl).port;
     const caDir = String(sidecar.ready.caCertFile).replace(/\/ca\.pem$/, '');
-    await sidecar.stop();
+    expect(await sidecar.stop()).toEqual({ code: 0, signal: null });
     sidecar = await startProxyProcess({
       args: ['--control-plane', a.apiUrl, '--api-key', keyX, '--sandbox', boxX.id, '--proxy-listen', `127.0.0.1:${port}`],
       env: proxyEnv(LONG_TTL),
