@@ -107,8 +107,7 @@ interface PreparedBody {
  * Replies itself and returns null when the request cannot go on (413, 400, 403, client gone).
  */
 async function prepareBody(engine: Engine, req: IncomingMessage, res: ServerResponse, admitted: Admitted): Promise<PreparedBody | null> {
-  // Transfer-Encoding is hop-by-hop (stripped from admitted.rawHeaders), but it is what tells the
-  // body rewriter that the body is streamed.
+  // Transfer-Encoding is hop-by-hop (stripped from admitted.rawHeaders): say explicitly that the body is streamed.
   const chunked = req.headers['transfer-encoding'] !== undefined;
   const abort = new AbortController();
   const onClose = () => abort.abort();
@@ -119,7 +118,8 @@ async function prepareBody(engine: Engine, req: IncomingMessage, res: ServerResp
       compiled: admitted.mapping.compiled,
       host: admitted.host,
       allowUnrestricted: engine.allowUnrestricted,
-      rawHeaders: chunked ? [...admitted.rawHeaders, 'Transfer-Encoding', 'chunked'] : admitted.rawHeaders,
+      rawHeaders: admitted.rawHeaders,
+      chunked,
       memoryLimit: engine.body.memoryLimit,
       hardCap: engine.body.hardCap,
       ...(engine.body.tmpDir !== undefined ? { tmpDir: engine.body.tmpDir } : {}),
@@ -143,7 +143,7 @@ async function prepareBody(engine: Engine, req: IncomingMessage, res: ServerResp
     return null;
   }
   const log: Record<string, unknown> = rewrite.mode === 'passthrough' ? {} : { body: rewrite.mode, ...(rewrite.spilled ? { spilled: true } : {}) };
-  const rawHeaders = withoutHeader(rewrite.rawHeaders, 'transfer-encoding');
+  const rawHeaders = rewrite.rawHeaders;
   if (rewrite.mode === 'buffered') {
     if (rewrite.disallowed.length > 0) {
       const refusal = disallowedPlaceholders(engine, admitted.log, rewrite.disallowed, admitted.host);

@@ -108,6 +108,8 @@ export interface TestUpstream {
   abortedResponses: number;
   /** Bytes the last `/flood` response handed to its socket so far. */
   floodWritten: number;
+  /** Lets every `/hold` response send its second event and finish. */
+  releaseHeld(): void;
   close(): Promise<void>;
 }
 
@@ -116,9 +118,9 @@ export interface TestUpstream {
  * `/hang` never answers; `/stream?chunks=N` answers N chunks slowly; `/flood?mb=N` sends N MiB as
  * fast as backpressure allows; `/no-read` neither reads the body nor answers; `/gzip-echo` and `/br-echo`
  * echo compressed whatever Accept-Encoding said; `/chunked-echo` echoes without Content-Length in 7-byte
- * writes; everything else echoes JSON (with the request's Authorization in `X-Echoed-Authorization`).
+ * writes; `/hold` sends one server-sent event and the next only after releaseHeld(); everything else echoes JSON (with the request's Authorization in `X-Echoed-Authorization`).
  */
-function echoHandler(received: ReceivedRequest[], counters: { abortedResponses: number; floodWritten: number }) {
+function echoHandler(received: ReceivedRequest[], counters: { abortedResponses: number; floodWritten: number; held: (() => void)[] }) {
   return (req: IncomingMessage, res: ServerResponse) => {
     // Never reads the body nor answers: the request direction must stall behind it.
     if ((req.url ?? '').startsWith('/no-read')) {
@@ -149,6 +151,18 @@ function echoHandler(received: ReceivedRequest[], counters: { abortedResponses: 
         return;
       }
       if (path === '/hang') return;
+      if (path === '/hold') {
+        // Server-sent events: the first event at once, the second only after releaseHeld() (or 15 s).
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('data: first\n\n');
+        const finish = () => {
+          clearTimeout(timer);
+          if (!res.destroyed) res.end('data: second\n\n');
+        };
+        const timer = setTimeout(finish, 15_000);
+        counters.held.push(finish);
+        return;
+      }
       if (path === '/flood') {
         // Writes `mb` MiB honouring backpressure; counters.floodWritten shows how far it got.
         const total = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('mb') ?? '64') * 1024 * 1024;
@@ -218,7 +232,7 @@ async function listen(server: Server): Promise<number> {
 /** An echo upstream; HTTPS when `tls` is given. */
 export async function startUpstream(tls?: KeyAndCert): Promise<TestUpstream> {
   const received: ReceivedRequest[] = [];
-  const counters = { abortedResponses: 0, floodWritten: 0 };
+  const counters = { abortedResponses: 0, floodWritten: 0, held: [] as (() => void)[] };
   const handler = echoHandler(received, counters);
   const server: Server = tls ? createHttpsServer({ key: tls.keyPem, cert: tls.certPem }, handler) : createHttpServer(handler);
   const sockets = new Set<Socket>();
@@ -231,6 +245,9 @@ export async function startUpstream(tls?: KeyAndCert): Promise<TestUpstream> {
     },
     get floodWritten() {
       return counters.floodWritten;
+    },
+    releaseHeld() {
+      for (const finish of counters.held.splice(0)) finish();
     },
     close: () =>
       new Promise<void>((resolve) => {

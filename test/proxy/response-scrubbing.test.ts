@@ -93,4 +93,41 @@ describe('response scrubbing (echo upstream on an allowed host)', () => {
     expect(result.headers).toMatch(/content-encoding: gzip/i);
     expect(result.headers).toMatch(/content-length: \d+/i);
   });
+
+  it('streams a scrubbed event-stream response without holding back a complete event', async () => {
+    const proxy = `http://127.0.0.1:${fx.proxyPort}`;
+    const { request: httpRequest } = await import('node:http');
+    const seenBeforeRelease = await new Promise<string>((resolve, reject) => {
+      const req = httpRequest(`${proxy}`, {
+        method: 'GET',
+        path: `http://api.example.com:${fx.http.port}/hold`,
+        headers: {
+          Host: `api.example.com:${fx.http.port}`,
+          'Proxy-Authorization': `Basic ${Buffer.from(fx.userinfo).toString('base64')}`,
+          Authorization: `Bearer ${fx.secrets.exact.placeholder}`,
+        },
+      });
+      req.on('error', reject);
+      req.on('response', (res) => {
+        let text = '';
+        let first: string | null = null;
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+          if (first === null && text.includes('data: first\n\n')) {
+            first = text;
+            fx.http.releaseHeld();
+          }
+        });
+        res.on('end', () => {
+          expect(text).toBe('data: first\n\ndata: second\n\n');
+          resolve(first ?? '');
+        });
+      });
+      req.end();
+    });
+    expect(fx.http.received.at(-1)!.headers.authorization).toBe(`Bearer ${VALUES.exact}`);
+    // The first event reached the client while the upstream was still holding the second one.
+    expect(seenBeforeRelease).toBe('data: first\n\n');
+  });
 });
