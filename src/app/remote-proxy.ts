@@ -53,6 +53,7 @@ export async function startRemoteProxy(config: ProxyConfig, options: RemoteProxy
       ...(shared.sandboxId !== undefined ? { sandboxId: shared.sandboxId } : {}),
       disallowed: shared.disallowed,
       allowUnrestrictedSecrets: shared.allowUnrestrictedSecrets,
+      nonTlsConnect: shared.nonTlsConnect,
       ...(shared.upstreamCaFile !== undefined ? { upstreamCaFile: shared.upstreamCaFile } : {}),
       resolve: pinsFromEntries(shared.resolve),
       cache: {

@@ -1,7 +1,7 @@
 /**
  * Flags + environment of the stand-alone proxy (`veil proxy`). The proxy settings shared with
  * `veil serve` (CA, upstream trust, pins, disallowed mode, unrestricted secrets, listen address,
- * sidecar sandbox, log level) come from loadConfig, so both commands read them identically.
+ * non-TLS CONNECT mode, sidecar sandbox, log level) come from loadConfig, so both commands read them identically.
  */
 import { checkControlPlaneUrl, ControlPlaneUrlError } from '../resolver/remote.js';
 import { loadConfig, type Env, type VeilConfig } from './config.js';
@@ -28,6 +28,7 @@ export const PROXY_FLAGS = {
   sandbox: { type: 'string' },
   'proxy-listen': { type: 'string' },
   disallowed: { type: 'string' },
+  'non-tls-connect': { type: 'string' },
   'allow-unrestricted-secrets': { type: 'boolean' },
 } as const;
 
@@ -38,6 +39,7 @@ export interface ProxyFlags {
   sandbox?: string | undefined;
   'proxy-listen'?: string | undefined;
   disallowed?: string | undefined;
+  'non-tls-connect'?: string | undefined;
   'allow-unrestricted-secrets'?: boolean | undefined;
 }
 
@@ -59,6 +61,7 @@ export function loadProxyConfig(flags: ProxyFlags = {}, env: Env = {}): ProxyCon
     {
       'proxy-listen': flags['proxy-listen'],
       disallowed: flags.disallowed,
+      'non-tls-connect': flags['non-tls-connect'],
       'allow-unrestricted-secrets': flags['allow-unrestricted-secrets'],
       sandbox: flags.sandbox,
     },

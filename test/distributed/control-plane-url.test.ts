@@ -24,7 +24,7 @@ describe('control-plane URL', () => {
   it('veil proxy settings: flags win, env fallbacks, usage errors that never echo the key', () => {
     const key = 'veil_key_0123456789abcdef0123456789abcdef_secretpartsecretpartsecretpart12';
     const config = loadProxyConfig(
-      { 'control-plane': 'https://cp.example', 'proxy-listen': '127.0.0.1:0' },
+      { 'control-plane': 'https://cp.example', 'proxy-listen': '127.0.0.1:0', 'non-tls-connect': 'deny' },
       {
         VEIL_API_URL: 'https://ignored.example',
         VEIL_API_KEY: key,
@@ -35,7 +35,7 @@ describe('control-plane URL', () => {
       },
     );
     expect(config).toMatchObject({ controlPlaneUrl: 'https://cp.example', apiKey: key, controlPlaneCaFile: '/etc/veil/cp-ca.pem', cacheTtlMs: 2500 });
-    expect(config.shared).toMatchObject({ sandboxId: '6a1b5c1e-0d7c-4b8e-9e0a-0123456789ab', disallowed: 'block', proxyListen: { host: '127.0.0.1', port: 0 } });
+    expect(config.shared).toMatchObject({ sandboxId: '6a1b5c1e-0d7c-4b8e-9e0a-0123456789ab', disallowed: 'block', nonTlsConnect: 'deny', proxyListen: { host: '127.0.0.1', port: 0 } });
     const failure = (flags: object, env: Record<string, string>) => {
       try {
         loadProxyConfig(flags, env);

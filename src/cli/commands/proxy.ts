@@ -19,6 +19,8 @@ Options (flags win over the environment):
   --sandbox ID                    VEIL_SANDBOX_ID     sidecar mode: one sandbox, no proxy credentials
   --proxy-listen HOST:PORT        VEIL_PROXY_LISTEN   proxy address (default 127.0.0.1:3128; port 0 = any)
   --disallowed pass|block         VEIL_DISALLOWED     placeholder for a host not on the allowlist
+  --non-tls-connect tunnel|deny  VEIL_NON_TLS_CONNECT
+                                                      CONNECT that is not TLS: relay raw (default) or refuse
   --allow-unrestricted-secrets    VEIL_ALLOW_UNRESTRICTED_SECRETS=1
   -h, --help                                          this help
 
