@@ -8,9 +8,9 @@ import { BodyDecodeError, BodyTooLargeError } from '../substitution/errors.js';
 import { admitRequest, disallowedPlaceholders, namesWithPlace, uniqueNames, type Admitted } from './admit.js';
 import { hostForUrl } from './destination.js';
 import type { Engine } from './engine.js';
-import { rawHeaderValue, stripHopByHop, withoutHeader } from './hop-by-hop.js';
+import { stripHopByHop, withoutHeader } from './hop-by-hop.js';
 import { replyError } from './replies.js';
-import { responseBodyScrubber, scrubHeaders, scrubNeedles } from './scrub.js';
+import { planResponseScrub, scrubNeedles } from './scrub.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 
 function hasBody(req: IncomingMessage): boolean {
@@ -222,6 +222,8 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
   const needles = scrubNeedles(forward.scrub);
   /** Where body bytes go: `res` itself, or the first stage of the scrubbing pipeline. */
   let sink: Writable = res;
+  /** The proxy already answered the client itself (a response it refused to relay). */
+  let answered = false;
 
   const handler: Dispatcher.DispatchHandler = {
     onConnect(abort) {
@@ -235,20 +237,19 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
       }
       headers = stripHopByHop(headers);
       if (needles) {
-        headers = scrubHeaders(headers, needles);
-        if (!bodyless(req.method, statusCode)) {
-          const scrubber = responseBodyScrubber(rawHeaderValue(headers, 'content-encoding'), needles);
-          if (!scrubber) {
-            finished = true;
-            abortUpstream?.(new Error('unscrubbable response'));
-            engine.logger.warn({ ...forward.log, status: 502 }, 'response in an unknown Content-Encoding cannot be scrubbed: refused');
-            replyError(res, 502, 'the upstream answered in a Content-Encoding Veil cannot decode, so it cannot be checked for secret values');
-            return false;
-          }
-          headers = withoutHeader(headers, 'content-length');
-          if (scrubber.decoded) headers = withoutHeader(headers, 'content-encoding');
-          sink = scrubber.stages[0]!;
-          pipeline([...scrubber.stages, res] as unknown as [Transform, Writable]).catch((error: unknown) => {
+        const plan = planResponseScrub({ rawHeaders: headers, needles, hasBody: !bodyless(req.method, statusCode) });
+        if (plan.unscrubbable) {
+          finished = true;
+          answered = true;
+          engine.logger.warn({ ...forward.log, status: 502 }, 'response in an unknown Content-Encoding cannot be scrubbed: refused');
+          replyError(res, 502, 'the upstream answered in a Content-Encoding Veil cannot decode, so it cannot be checked for secret values');
+          abortUpstream?.(new Error('unscrubbable response'));
+          return false;
+        }
+        headers = plan.rawHeaders;
+        if (plan.body) {
+          sink = plan.body;
+          pipeline(plan.body, res).catch((error: unknown) => {
             engine.logger.warn({ ...forward.log, reason: (error as Error).message.slice(0, 200) }, 'response could not be scrubbed (decode failed or client left)');
             abortUpstream?.(new Error('response scrubbing failed'));
             res.destroy();
@@ -260,8 +261,9 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
       } catch {
         // A header Node refuses to write (invalid characters from the upstream): answer 502 instead.
         finished = true;
-        abortUpstream?.(new Error('invalid upstream response head'));
+        answered = true;
         replyError(res, 502, 'upstream sent a response head that cannot be relayed');
+        abortUpstream?.(new Error('invalid upstream response head'));
         return false;
       }
       sink.on('drain', () => resume());
@@ -277,6 +279,7 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
     },
     onError(error) {
       finished = true;
+      if (answered) return; // we refused the response ourselves and aborted the upstream
       const blocked = findBlocked(error);
       if (blocked) engine.logger.warn({ ...forward.log, secrets: blocked.names }, 'blocked: placeholder in a streamed body sent to a host not on its allowlist; request cut');
       if (res.headersSent) {

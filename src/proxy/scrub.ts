@@ -3,13 +3,11 @@
  * Used only when a value may have gone upstream: the head's substituted secrets plus, for a body
  * that was rewritten, its candidates (streamed bodies) or its substituted secrets (buffered ones).
  */
-import type { Transform } from 'node:stream';
 import type { ResolvedSecret } from '../resolver/types.js';
-import { codecChain, parseContentEncoding } from '../substitution/codecs.js';
-import { buildScrubNeedles, createScrubStream, scrubHeaders, type ScrubNeedles } from '../substitution/scrub.js';
+import { buildScrubNeedles, scrubHeaders, type ScrubNeedles } from '../substitution/scrub.js';
 
 export type { ScrubNeedles } from '../substitution/scrub.js';
-export { scrubHeaders } from '../substitution/scrub.js';
+export { planResponseScrub } from '../substitution/response.js';
 
 export function scrubNeedles(secrets: readonly ResolvedSecret[]): ScrubNeedles | null {
   if (secrets.length === 0) return null;
@@ -23,16 +21,4 @@ export function scrubHead(text: string, secrets: readonly ResolvedSecret[]): str
   if (!needles) return text;
   // scrubHeaders scrubs every odd entry: one pseudo header carrying the whole text.
   return scrubHeaders(['head', text], needles)[1]!;
-}
-
-/**
- * The stages a response body goes through: decoders (gzip, deflate, br, last applied first) then
- * the scrubber; write into the first, pipe the last to the client. Null when the Content-Encoding
- * is unknown: such a body cannot be scrubbed.
- */
-export function responseBodyScrubber(contentEncoding: string | undefined, needles: ScrubNeedles): { stages: Transform[]; decoded: boolean } | null {
-  const codings = parseContentEncoding(contentEncoding);
-  if (codings === null) return null;
-  const decoders = codings.length === 0 ? [] : codecChain(codings).decoders;
-  return { stages: [...decoders, createScrubStream(needles)], decoded: decoders.length > 0 };
 }

@@ -118,7 +118,7 @@ export interface TestUpstream {
  * `/hang` never answers; `/stream?chunks=N` answers N chunks slowly; `/flood?mb=N` sends N MiB as
  * fast as backpressure allows; `/no-read` neither reads the body nor answers; `/gzip-echo` and `/br-echo`
  * echo compressed whatever Accept-Encoding said; `/chunked-echo` echoes without Content-Length in 7-byte
- * writes; `/hold` sends one server-sent event and the next only after releaseHeld(); everything else echoes JSON (with the request's Authorization in `X-Echoed-Authorization`).
+ * writes; `/odd-encoding-echo` labels the echo `Content-Encoding: x-custom`; `/hold` sends one server-sent event and the next only after releaseHeld(); everything else echoes JSON (with the request's Authorization in `X-Echoed-Authorization`).
  */
 function echoHandler(received: ReceivedRequest[], counters: { abortedResponses: number; floodWritten: number; held: (() => void)[] }) {
   return (req: IncomingMessage, res: ServerResponse) => {
@@ -209,6 +209,12 @@ function echoHandler(received: ReceivedRequest[], counters: { abortedResponses: 
         const compressed = path === '/gzip-echo' ? gzipSync(body) : brotliCompressSync(body);
         res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Encoding': path === '/gzip-echo' ? 'gzip' : 'br', 'Content-Length': compressed.length, ...echoed });
         res.end(compressed);
+        return;
+      }
+      if (path === '/odd-encoding-echo') {
+        // A Content-Encoding nobody can decode (the body is in fact the plain echo).
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Encoding': 'x-custom', 'Content-Length': Buffer.byteLength(body) });
+        res.end(body);
         return;
       }
       if (path === '/chunked-echo') {

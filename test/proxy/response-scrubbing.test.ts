@@ -86,6 +86,16 @@ describe('response scrubbing (echo upstream on an allowed host)', () => {
     expect(echoed.url).toBe(`/echo?k=${AWKWARD_PLACEHOLDER}`);
   });
 
+  it('refuses (502) a response it cannot decode when a value went upstream; relays it when none did', async () => {
+    const refused = await viaCurl('/odd-encoding-echo', ['-H', `Authorization: Bearer ${fx.secrets.exact.placeholder}`]);
+    expect(refused.status).toBe(502);
+    expect(refused.body).toContain('cannot be checked for secret values');
+    expectNoValue(refused.body + refused.headers, VALUES.exact);
+    const relayed = await viaCurl('/odd-encoding-echo', ['-H', `X-Key: ${fx.secrets.othersOnly.placeholder}`]);
+    expect(relayed.status).toBe(200);
+    expect(relayed.headers).toMatch(/content-encoding: x-custom/i);
+  });
+
   it('leaves responses alone when nothing was substituted (Content-Length kept, compression passed through)', async () => {
     const result = await viaCurl('/gzip-echo', ['-H', 'Accept-Encoding: gzip', '-H', `X-Key: ${fx.secrets.othersOnly.placeholder}`]);
     expect(result.status).toBe(200);
