@@ -40,8 +40,10 @@ export interface ValueSource {
 
 /** Reads one line from a terminal in raw mode, echoing nothing. Ctrl-C cancels, Ctrl-D/Enter ends. */
 async function readHiddenLine(stdin: NodeJS.ReadStream, output: NodeJS.WritableStream, label: string): Promise<Buffer> {
-  output.write(label);
+  // Echo off before the prompt appears: a fast typist (or a script answering the prompt) must never
+  // have keystrokes echoed by the terminal in the gap between the label and raw mode.
   stdin.setRawMode(true);
+  output.write(label);
   stdin.resume();
   const bytes: number[] = [];
   try {

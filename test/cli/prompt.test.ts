@@ -27,7 +27,8 @@ while time.time() < deadline:
         if not chunk:
             break
         out += chunk
-    if not sent and b'input hidden' in out:
+    # Answer as soon as the prompt starts: echo must already be off by then.
+    if not sent and b'Value for' in out:
         os.write(fd, value + b'\r')
         sent = True
 _, status = os.waitpid(pid, 0)
