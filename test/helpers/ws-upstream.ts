@@ -1,7 +1,8 @@
 /**
  * WebSocket test upstreams and a client path through the proxy.
  * - startWsUpstream: a `ws` server (plain or TLS) on 127.0.0.1 recording each handshake (url,
- *   headers); it echoes every message back and, on connect, sends `hello` first.
+ *   headers); its 101 answer echoes the Authorization header (X-Echoed-Authorization); it echoes
+ *   every message back and, on connect, sends `hello` first.
  * - connectThroughProxy: CONNECT to the proxy by hand, then hands the tunnel to the `ws` client
  *   (createConnection wraps it in TLS trusting Veil's CA).
  */
@@ -22,6 +23,10 @@ export async function startWsUpstream(tls?: KeyAndCert): Promise<WsUpstream> {
   const server: Server = tls ? createHttpsServer({ key: tls.keyPem, cert: tls.certPem }) : createHttpServer();
   const wss = new WebSocketServer({ server });
   const handshakes: WsUpstream['handshakes'] = [];
+  // The 101 answer echoes the request's Authorization (response scrubbing of the handshake).
+  wss.on('headers', (headers, req) => {
+    if (req.headers.authorization !== undefined) headers.push(`X-Echoed-Authorization: ${req.headers.authorization}`);
+  });
   wss.on('connection', (socket, req) => {
     handshakes.push({ url: req.url ?? '', headers: req.headers });
     socket.send('hello');

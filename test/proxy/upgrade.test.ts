@@ -37,11 +37,14 @@ describe('WebSocket over CONNECT + TLS (ws client)', () => {
       headers: { Authorization: `Bearer ${placeholder}` },
     });
     const first = nextMessages(client, 1);
+    const upgradeHeaders = new Promise<Record<string, string | string[] | undefined>>((resolve) => client.once('upgrade', (response) => resolve(response.headers)));
     await new Promise<void>((resolve, reject) => {
       client.once('open', () => resolve());
       client.once('error', reject);
     });
     expect(await first).toEqual(['hello']);
+    // The 101 head echoed the value: the client sees the placeholder.
+    expect((await upgradeHeaders)['x-echoed-authorization']).toBe(`Bearer ${placeholder}`);
     const handshake = wss.handshakes.at(-1)!;
     expect(handshake.headers.authorization).toBe(`Bearer ${VALUES.exact}`);
     expect(handshake.url).toBe(`/socket?token=${VALUES.exact}`);
@@ -111,6 +114,26 @@ function rawExchange(port: number, head: string, afterHead: (socket: Socket, rec
     socket.write(head);
   });
 }
+
+describe('WebSocket in block mode', () => {
+  it('refuses a handshake carrying a placeholder the host may not receive (403), relaying nothing', async () => {
+    const blocking = await startFixture({ disallowed: 'block' });
+    try {
+      const before = ws.handshakes.length;
+      const data = await rawExchange(
+        blocking.proxyPort,
+        `GET http://other.example.com:${ws.port}/ HTTP/1.1\r\nHost: other.example.com:${ws.port}\r\nProxy-Authorization: Basic ${Buffer.from(blocking.userinfo).toString('base64')}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nX-Key: ${blocking.secrets.exact.placeholder}\r\n\r\n`,
+        () => {},
+        () => false,
+      );
+      expect(data.toString('latin1')).toMatch(/^HTTP\/1\.1 403 /);
+      expect(data.toString('latin1')).toContain('EXACT_KEY (header)');
+      expect(ws.handshakes.length).toBe(before);
+    } finally {
+      await blocking.close();
+    }
+  });
+});
 
 describe('WebSocket on the plain proxy port (absolute-form handshake)', () => {
   it('answers 101 from the upstream and relays frames', async () => {
