@@ -7,8 +7,9 @@ import { loadOrCreateCertificateAuthority } from '../ca/index.js';
 import type { VeilConfig } from '../config/index.js';
 import type { ChangeFeed } from '../events/types.js';
 import type { Logger } from '../log/logger.js';
-import { pinsFromEntries, startProxy } from '../proxy/index.js';
+import { startProxy } from '../proxy/index.js';
 import type { SecretResolver } from '../resolver/types.js';
+import { proxyOptionsFromConfig } from './proxy-options.js';
 
 export interface EmbeddedProxyContext {
   config: VeilConfig;
@@ -30,19 +31,6 @@ export async function startEmbeddedProxy(context: EmbeddedProxyContext): Promise
   const { config, resolver, feed, logger } = context;
   if (!config.proxyEnabled) return undefined;
   const ca = await loadOrCreateCertificateAuthority(config.ca, { logger });
-  const proxy = await startProxy({
-    resolver,
-    feed,
-    ca,
-    logger,
-    ...(config.sandboxId !== undefined ? { sandboxId: config.sandboxId } : {}),
-    disallowed: config.disallowed,
-    allowUnrestrictedSecrets: config.allowUnrestrictedSecrets,
-    nonTlsConnect: config.nonTlsConnect,
-    ...(config.upstreamCaFile !== undefined ? { upstreamCaFile: config.upstreamCaFile } : {}),
-    resolve: pinsFromEntries(config.resolve),
-    host: config.proxyListen.host,
-    port: config.proxyListen.port,
-  });
+  const proxy = await startProxy({ resolver, feed, ca, logger, ...proxyOptionsFromConfig(config) });
   return { url: proxy.url, close: proxy.close };
 }

@@ -6,8 +6,9 @@ import { loadOrCreateCertificateAuthority } from '../ca/index.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
 import { SseChangeFeed } from '../events/sse-client.js';
 import { createLogger, type Logger } from '../log/logger.js';
-import { pinsFromEntries, startProxy } from '../proxy/index.js';
+import { startProxy } from '../proxy/index.js';
 import { createControlPlaneAgent, RemoteResolver } from '../resolver/remote.js';
+import { proxyOptionsFromConfig } from './proxy-options.js';
 
 export interface RemoteProxyOptions {
   logger?: Logger;
@@ -45,24 +46,7 @@ export async function startRemoteProxy(config: ProxyConfig, options: RemoteProxy
   try {
     const ca = await loadOrCreateCertificateAuthority(shared.ca, { logger });
     const streamConnected = await feed.waitUntilConnected(options.firstStreamWaitMs ?? 10_000);
-    const proxy = await startProxy({
-      resolver,
-      feed,
-      ca,
-      logger,
-      ...(shared.sandboxId !== undefined ? { sandboxId: shared.sandboxId } : {}),
-      disallowed: shared.disallowed,
-      allowUnrestrictedSecrets: shared.allowUnrestrictedSecrets,
-      nonTlsConnect: shared.nonTlsConnect,
-      ...(shared.upstreamCaFile !== undefined ? { upstreamCaFile: shared.upstreamCaFile } : {}),
-      resolve: pinsFromEntries(shared.resolve),
-      cache: {
-        ...(config.cacheTtlMs !== undefined ? { ttlMs: config.cacheTtlMs } : {}),
-        ...(config.cacheStaleMs !== undefined ? { staleMs: config.cacheStaleMs } : {}),
-      },
-      host: shared.proxyListen.host,
-      port: shared.proxyListen.port,
-    });
+    const proxy = await startProxy({ resolver, feed, ca, logger, ...proxyOptionsFromConfig(shared) });
     logger.info(
       { proxyUrl: proxy.url, controlPlane: config.controlPlaneUrl, caCertFile: ca.certFile, changeStream: streamConnected ? 'connected' : 'connecting' },
       'ready',

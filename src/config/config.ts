@@ -13,6 +13,7 @@ import {
   parseHttpUrl,
   parseListen,
   parseLogLevel,
+  parseMilliseconds,
   parseNonEmpty,
   parseNonTlsConnect,
   parseResolve,
@@ -45,6 +46,8 @@ export interface VeilConfig {
   nonTlsConnect: NonTlsConnectMode;
   /** Substitute secrets that have no hosts everywhere (Daytona's behaviour); off by default. */
   allowUnrestrictedSecrets: boolean;
+  /** Proxy mapping cache: freshness and the bound on serving a stale copy when lookups fail (ms). */
+  proxyCache: { ttlMs: number | undefined; staleMs: number | undefined };
   /** Sidecar mode: the proxy serves this one sandbox and needs no proxy credentials. */
   sandboxId: string | undefined;
   /** postgres://... : use PostgreSQL instead of SQLite in dataDir. */
@@ -157,6 +160,10 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = {}): VeilConfig {
     allowUnrestrictedSecrets:
       flags['allow-unrestricted-secrets'] === true ||
       (unrestrictedEnv !== undefined && parseBoolean('VEIL_ALLOW_UNRESTRICTED_SECRETS', unrestrictedEnv)),
+    proxyCache: {
+      ttlMs: optional(pick(undefined, '', env, 'VEIL_PROXY_CACHE_TTL_MS'), parseMilliseconds),
+      staleMs: optional(pick(undefined, '', env, 'VEIL_PROXY_CACHE_STALE_MS'), parseMilliseconds),
+    },
     sandboxId: optional(pick(flags.sandbox, 'sandbox', env, 'VEIL_SANDBOX_ID'), parseNonEmpty),
     databaseUrl: optional(pick(undefined, '', env, 'VEIL_DATABASE_URL'), parseDatabaseUrl),
     apiUrl: optional(pick(flags['api-url'], 'api-url', env, 'VEIL_API_URL'), parseHttpUrl),

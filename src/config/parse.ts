@@ -64,6 +64,11 @@ export function parseNonTlsConnect(setting: string, input: string): NonTlsConnec
   throw new UsageError(`${setting}: expected one of ${NON_TLS_CONNECT_MODES.join('|')}, got ${show(input)}`);
 }
 
+export function parseMilliseconds(setting: string, input: string): number {
+  if (!/^\d{1,9}$/.test(input.trim())) throw new UsageError(`${setting}: expected milliseconds (a whole number), got ${show(input)}`);
+  return Number(input.trim());
+}
+
 export function parseLogLevel(setting: string, input: string): LogLevel {
   if ((LOG_LEVELS as readonly string[]).includes(input)) return input as LogLevel;
   throw new UsageError(`${setting}: expected one of ${LOG_LEVELS.join('|')}, got ${show(input)}`);

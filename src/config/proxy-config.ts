@@ -14,9 +14,6 @@ export interface ProxyConfig {
   apiKey: string;
   /** Extra PEM bundle trusted for the control plane's TLS certificate. */
   controlPlaneCaFile: string | undefined;
-  /** Mapping cache freshness and stale-serve bound (ms). */
-  cacheTtlMs: number | undefined;
-  cacheStaleMs: number | undefined;
   /** The settings shared with `veil serve` (proxyListen, ca, upstreamCaFile, resolve, disallowed, ...). */
   shared: VeilConfig;
 }
@@ -50,11 +47,6 @@ function envValue(env: Env, name: string): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
 
-function parseMs(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d{1,9}$/.test(text.trim())) throw new UsageError(`${name}: expected milliseconds (a whole number), got ${JSON.stringify(text.slice(0, 40))}`);
-  return Number(text.trim());
-}
 
 export function loadProxyConfig(flags: ProxyFlags = {}, env: Env = {}): ProxyConfig {
   const shared = loadConfig(
@@ -89,8 +81,6 @@ export function loadProxyConfig(flags: ProxyFlags = {}, env: Env = {}): ProxyCon
     controlPlaneUrl,
     apiKey: apiKey.trim(),
     controlPlaneCaFile: flags['control-plane-ca'] ?? envValue(env, 'VEIL_CONTROL_PLANE_CA_FILE'),
-    cacheTtlMs: parseMs('VEIL_PROXY_CACHE_TTL_MS', envValue(env, 'VEIL_PROXY_CACHE_TTL_MS')),
-    cacheStaleMs: parseMs('VEIL_PROXY_CACHE_STALE_MS', envValue(env, 'VEIL_PROXY_CACHE_STALE_MS')),
     shared: { ...shared, sandboxId: shared.sandboxId?.toLowerCase() },
   };
 }

@@ -51,6 +51,8 @@ describe('loadConfig', () => {
         VEIL_RESOLVE: 'api.example.com=127.0.0.1,Other.Test:443:[::1]',
         VEIL_DISALLOWED: 'block',
         VEIL_NON_TLS_CONNECT: 'deny',
+        VEIL_PROXY_CACHE_TTL_MS: '2500',
+        VEIL_PROXY_CACHE_STALE_MS: '30000',
         VEIL_ALLOW_UNRESTRICTED_SECRETS: '1',
         VEIL_SANDBOX_ID: 'sb-1',
         VEIL_DATABASE_URL: 'postgres://u:p@db:5432/veil',
@@ -74,6 +76,7 @@ describe('loadConfig', () => {
       ],
       disallowed: 'block',
       nonTlsConnect: 'deny',
+      proxyCache: { ttlMs: 2500, staleMs: 30000 },
       allowUnrestrictedSecrets: true,
       sandboxId: 'sb-1',
       databaseUrl: 'postgres://u:p@db:5432/veil',
@@ -111,6 +114,11 @@ describe('loadConfig', () => {
     expect(loadConfig({}, { VEIL_NON_TLS_CONNECT: 'deny' }).nonTlsConnect).toBe('deny');
     expect(loadConfig({ 'non-tls-connect': 'tunnel' }, { VEIL_NON_TLS_CONNECT: 'deny' }).nonTlsConnect).toBe('tunnel');
     expect(usageMessage(() => loadConfig({}, { VEIL_NON_TLS_CONNECT: 'maybe' }))).toContain('VEIL_NON_TLS_CONNECT: expected one of tunnel|deny');
+  });
+
+  it('proxy cache settings are whole milliseconds', () => {
+    expect(loadConfig({}, {}).proxyCache).toEqual({ ttlMs: undefined, staleMs: undefined });
+    expect(usageMessage(() => loadConfig({}, { VEIL_PROXY_CACHE_TTL_MS: '5s' }))).toContain('VEIL_PROXY_CACHE_TTL_MS: expected milliseconds');
   });
 
   it('names the flag or env var and the input in errors', () => {

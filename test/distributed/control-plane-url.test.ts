@@ -34,7 +34,8 @@ describe('control-plane URL', () => {
         VEIL_DISALLOWED: 'block',
       },
     );
-    expect(config).toMatchObject({ controlPlaneUrl: 'https://cp.example', apiKey: key, controlPlaneCaFile: '/etc/veil/cp-ca.pem', cacheTtlMs: 2500 });
+    expect(config).toMatchObject({ controlPlaneUrl: 'https://cp.example', apiKey: key, controlPlaneCaFile: '/etc/veil/cp-ca.pem' });
+    expect(config.shared.proxyCache.ttlMs).toBe(2500);
     expect(config.shared).toMatchObject({ sandboxId: '6a1b5c1e-0d7c-4b8e-9e0a-0123456789ab', disallowed: 'block', nonTlsConnect: 'deny', proxyListen: { host: '127.0.0.1', port: 0 } });
     const failure = (flags: object, env: Record<string, string>) => {
       try {
