@@ -64,3 +64,12 @@ export function splitSubcommand(args: string[]): [string | undefined, string[]] 
   const [first, ...rest] = args;
   return first === undefined || first.startsWith('-') ? [undefined, args] : [first, rest];
 }
+
+/**
+ * Shows a subcommand-style command's help. Asked-for help (`--help`, `help`) goes to stdout and
+ * exits 0; help shown because the subcommand is missing is a usage error (stderr, exit 2).
+ */
+export function showSubcommandHelp(asked: boolean, help: string, output: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): number {
+  (asked ? output.stdout : output.stderr).write(help);
+  return asked ? 0 : 2;
+}

@@ -1,6 +1,6 @@
 import { caInit, caPath, caShow } from '../../ca/index.js';
 import { loadConfig, UsageError } from '../../config/index.js';
-import { expectPositionals, parseCommandArgs, splitSubcommand } from '../args.js';
+import { expectPositionals, parseCommandArgs, splitSubcommand, showSubcommandHelp } from '../args.js';
 import type { CliContext, Command } from '../context.js';
 
 const HELP = `Usage: veil ca <subcommand>
@@ -24,11 +24,7 @@ Options:
 async function run(args: string[], context: CliContext): Promise<number> {
   const [subcommand, rest] = splitSubcommand(args);
   const { values, positionals } = parseCommandArgs(rest, {});
-  if (values.help || subcommand === undefined || subcommand === 'help') {
-    const missing = subcommand === undefined && !values.help;
-    (missing ? context.stderr : context.stdout).write(HELP);
-    return missing ? 2 : 0;
-  }
+  if (values.help || subcommand === undefined || subcommand === 'help') return showSubcommandHelp(values.help === true || subcommand === 'help', HELP, context);
   expectPositionals(positionals, []);
   const location = loadConfig({}, context.env).ca;
   switch (subcommand) {

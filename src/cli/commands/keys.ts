@@ -2,7 +2,7 @@ import type { Scope } from '../../client/index.js';
 import { UsageError } from '../../config/index.js';
 import { SCOPES } from '../../store/types.js';
 import { ADMIN_FLAGS, openAdminBackend } from '../admin-backend.js';
-import { expectPositionals, parseCommandArgs, splitSubcommand, splitList } from '../args.js';
+import { expectPositionals, parseCommandArgs, splitSubcommand, splitList, showSubcommandHelp } from '../args.js';
 import type { CliContext, Command } from '../context.js';
 import { printJson } from '../output.js';
 
@@ -48,12 +48,7 @@ function parseScopes(values: string[] | undefined): Scope[] {
 async function run(args: string[], context: CliContext): Promise<number> {
   const [subcommand, rest] = splitSubcommand(args);
   const { values, positionals } = parseCommandArgs(rest, FLAGS);
-  if (values.help || subcommand === undefined || subcommand === 'help') {
-    // Asked-for help goes to stdout (exit 0); help shown because the subcommand is missing is a usage error.
-    const missing = subcommand === undefined && !values.help;
-    (missing ? context.stderr : context.stdout).write(HELP);
-    return missing ? 2 : 0;
-  }
+  if (values.help || subcommand === undefined || subcommand === 'help') return showSubcommandHelp(values.help === true || subcommand === 'help', HELP, context);
   if (subcommand !== 'create') throw new UsageError(`unknown subcommand "keys ${subcommand}" (try: veil keys --help)`);
   expectPositionals(positionals, []);
   if (!values.org) throw new UsageError('--org NAME_OR_ID is required');

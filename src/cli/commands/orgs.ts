@@ -1,6 +1,6 @@
 import { UsageError } from '../../config/index.js';
 import { ADMIN_FLAGS, openAdminBackend } from '../admin-backend.js';
-import { expectPositionals, parseCommandArgs, splitSubcommand } from '../args.js';
+import { expectPositionals, parseCommandArgs, splitSubcommand, showSubcommandHelp } from '../args.js';
 import type { CliContext, Command } from '../context.js';
 import { printJson, printTable } from '../output.js';
 
@@ -26,12 +26,7 @@ Options:
 async function run(args: string[], context: CliContext): Promise<number> {
   const [subcommand, rest] = splitSubcommand(args);
   const { values, positionals } = parseCommandArgs(rest, ADMIN_FLAGS);
-  if (values.help || subcommand === undefined || subcommand === 'help') {
-    // Asked-for help goes to stdout (exit 0); help shown because the subcommand is missing is a usage error.
-    const missing = subcommand === undefined && !values.help;
-    (missing ? context.stderr : context.stdout).write(HELP);
-    return missing ? 2 : 0;
-  }
+  if (values.help || subcommand === undefined || subcommand === 'help') return showSubcommandHelp(values.help === true || subcommand === 'help', HELP, context);
   if (subcommand !== 'create' && subcommand !== 'list') throw new UsageError(`unknown subcommand "orgs ${subcommand}" (try: veil orgs --help)`);
   const names = subcommand === 'create' ? ['name'] : [];
   const [name] = expectPositionals(positionals, names);

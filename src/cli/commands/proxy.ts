@@ -1,6 +1,7 @@
 import { loadProxyConfig, PROXY_FLAGS, type ProxyFlags } from '../../config/proxy-config.js';
 import { expectPositionals, parseCommandArgs } from '../args.js';
 import type { CliContext, Command } from '../context.js';
+import { runUntilSignal } from '../run-until-signal.js';
 
 const HELP = `Usage: veil proxy --control-plane URL --api-key KEY [options]
 
@@ -30,7 +31,6 @@ VEIL_PROXY_CACHE_STALE_MS (default 60000: how long past expiry a copy is served 
 control plane is unreachable; after that requests fail with 503).
 `;
 
-const EXIT_GRACE_MS = 2_000;
 /** How long start-up waits for the change stream before going ready without it (it keeps retrying). */
 const FIRST_STREAM_WAIT_MS = 5_000;
 
@@ -46,18 +46,7 @@ async function run(args: string[], context: CliContext): Promise<number> {
   const { startRemoteProxy } = await import('../../app/remote-proxy.js');
   const proxy = await startRemoteProxy(config, { firstStreamWaitMs: FIRST_STREAM_WAIT_MS });
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
-  const force = () => process.exit(1);
-  process.once('SIGTERM', force);
-  process.once('SIGINT', force);
-  proxy.logger.info({ signal }, 'shutting down: draining in-flight requests');
-  await proxy.close();
-  proxy.logger.info('stopped');
-  setTimeout(() => process.exit(0), EXIT_GRACE_MS).unref();
-  return 0;
+  return runUntilSignal(proxy);
 }
 
 export const proxyCommand: Command = {

@@ -1,6 +1,6 @@
 import { SandboxService, type Sandbox } from '../../client/index.js';
 import { UsageError } from '../../config/index.js';
-import { expectPositionals, parseCommandArgs, splitSubcommand, parseMounts } from '../args.js';
+import { expectPositionals, parseCommandArgs, splitSubcommand, parseMounts, showSubcommandHelp } from '../args.js';
 import type { CliContext, Command } from '../context.js';
 import { printFields, printJson, printTable } from '../output.js';
 import { clientOptionsFrom, REMOTE_FLAGS } from '../remote.js';
@@ -51,12 +51,7 @@ function printSandbox(out: NodeJS.WritableStream, sandbox: Sandbox): void {
 async function run(args: string[], context: CliContext): Promise<number> {
   const [subcommand, rest] = splitSubcommand(args);
   const { values, positionals } = parseCommandArgs(rest, FLAGS);
-  if (values.help || subcommand === undefined || subcommand === 'help') {
-    // Asked-for help goes to stdout (exit 0); help shown because the subcommand is missing is a usage error.
-    const missing = subcommand === undefined && !values.help;
-    (missing ? context.stderr : context.stdout).write(HELP);
-    return missing ? 2 : 0;
-  }
+  if (values.help || subcommand === undefined || subcommand === 'help') return showSubcommandHelp(values.help === true || subcommand === 'help', HELP, context);
   const json = values.json === true;
   const out = context.stdout;
   if (values.name !== undefined && subcommand !== 'create') throw new UsageError(`--name is not valid for "sandboxes ${subcommand}"`);

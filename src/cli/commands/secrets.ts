@@ -1,6 +1,6 @@
 import type { Secret, SecretLocation, UpdateSecretParams } from '../../client/index.js';
 import { UsageError } from '../../config/index.js';
-import { expectPositionals, parseCommandArgs, splitSubcommand, splitList } from '../args.js';
+import { expectPositionals, parseCommandArgs, splitSubcommand, splitList, showSubcommandHelp } from '../args.js';
 import type { CliContext, Command } from '../context.js';
 import { listOrDash, orDash, printFields, printJson, printTable } from '../output.js';
 import { openSecretsBackend, type SecretsBackend } from '../../runtime/secrets-backend.js';
@@ -78,12 +78,7 @@ function printSecret(out: NodeJS.WritableStream, secret: Secret): void {
 async function run(args: string[], context: CliContext): Promise<number> {
   const [subcommand, rest] = splitSubcommand(args);
   const { values, positionals } = parseCommandArgs(rest, FLAGS);
-  if (values.help || subcommand === undefined || subcommand === 'help') {
-    // Asked-for help goes to stdout (exit 0); help shown because the subcommand is missing is a usage error.
-    const missing = subcommand === undefined && !values.help;
-    (missing ? context.stderr : context.stdout).write(HELP);
-    return missing ? 2 : 0;
-  }
+  if (values.help || subcommand === undefined || subcommand === 'help') return showSubcommandHelp(values.help === true || subcommand === 'help', HELP, context);
   const json = values.json === true;
   const out = context.stdout;
   const onlyFor = (allowed: string[], flags: (keyof typeof values)[]) => {

@@ -1,6 +1,7 @@
 import { CONFIG_FLAGS, loadConfig, type ConfigFlags } from '../../config/index.js';
 import { expectPositionals, parseCommandArgs } from '../args.js';
 import type { CliContext, Command } from '../context.js';
+import { runUntilSignal } from '../run-until-signal.js';
 
 const HELP = `Usage: veil serve [options]
 
@@ -27,8 +28,6 @@ VEIL_CA_KEY_FILE, VEIL_UPSTREAM_CA_FILE, VEIL_RESOLVE, VEIL_DATABASE_URL, VEIL_L
 (see README.md).
 `;
 
-/** Grace period after close() before forcing the exit, in case a handle keeps the loop alive. */
-const EXIT_GRACE_MS = 2_000;
 
 async function run(args: string[], context: CliContext): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, CONFIG_FLAGS);
@@ -50,19 +49,7 @@ async function run(args: string[], context: CliContext): Promise<number> {
     );
   }
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
-  // A second signal while draining means "now".
-  const force = () => process.exit(1);
-  process.once('SIGTERM', force);
-  process.once('SIGINT', force);
-  veil.logger.info({ signal }, 'shutting down: draining in-flight requests');
-  await veil.close();
-  veil.logger.info('stopped');
-  setTimeout(() => process.exit(0), EXIT_GRACE_MS).unref();
-  return 0;
+  return runUntilSignal(veil);
 }
 
 export const serveCommand: Command = { name: 'serve', summary: 'run the control plane API and the egress proxy', help: HELP, run };
