@@ -77,6 +77,8 @@ describe('usage', () => {
       [['keys', 'create', '--org', 'default', '--scopes', 'root'], 'unknown scope'],
       [['serve', '--api-listen', 'x'], '--api-listen: expected host:port, got "x"'],
       [[], 'Usage'],
+      [['secrets'], 'Usage: veil secrets'],
+      [['ca'], 'Usage: veil ca'],
     ];
     for (const [args, message] of cases) {
       const result = await runCli(args, { env: { VEIL_API_URL: server.apiUrl, VEIL_API_KEY: server.adminApiKey } });
