@@ -196,14 +196,19 @@ function bodyless(method: string | undefined, status: number): boolean {
   return method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
 }
 
-function findBlocked(error: unknown): BlockedBodyError | null {
+/** The first error in the `cause` chain that `test` accepts. */
+function findCause<T>(error: unknown, test: (candidate: object) => candidate is T & object): T | null {
   let current: unknown = error;
   for (let depth = 0; depth < 4 && current && typeof current === 'object'; depth += 1) {
-    if (current instanceof BlockedBodyError) return current;
+    if (test(current)) return current;
     current = (current as { cause?: unknown }).cause;
   }
   return null;
 }
+
+const isBlocked = (candidate: object): candidate is BlockedBodyError => candidate instanceof BlockedBodyError;
+/** zlib errors (codes Z_*): a streamed request body that does not decode as its Content-Encoding. */
+const isDecodeFailure = (candidate: object): candidate is Error => String((candidate as { code?: unknown }).code ?? '').startsWith('Z_');
 
 /**
  * Sends the request upstream with undici and streams the answer back, with backpressure both ways.
@@ -280,7 +285,7 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
     onError(error) {
       finished = true;
       if (answered) return; // we refused the response ourselves and aborted the upstream
-      const blocked = findBlocked(error);
+      const blocked = findCause(error, isBlocked);
       if (blocked) engine.logger.warn({ ...forward.log, secrets: blocked.names }, 'blocked: placeholder in a streamed body sent to a host not on its allowlist; request cut');
       if (res.headersSent) {
         engine.logger.warn({ ...forward.log, status: res.statusCode, reason: classifyUpstreamError(error).reason }, 'upstream failed mid-response');
@@ -290,6 +295,11 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
       if (res.destroyed) return;
       if (blocked) {
         replyError(res, 403, `secret ${blocked.names} may not be sent to host (not on its allowlist, or that location is not enabled); the streamed request was cut before the placeholder was forwarded`, { connection: 'close' });
+        return;
+      }
+      if (forward.chunked && findCause(error, isDecodeFailure)) {
+        engine.logger.warn({ ...forward.log, status: 400 }, 'streamed request body does not decode as its Content-Encoding');
+        replyError(res, 400, 'request body does not decode as its Content-Encoding', { connection: 'close' });
         return;
       }
       const failure = classifyUpstreamError(error);

@@ -102,6 +102,17 @@ describe('request bodies (curl through the intercepting proxy)', () => {
     expect(seen.headers['content-length']).toBe(String(seen.rawBody.length));
   });
 
+  it('a gzip body that does not decode gets 400 (buffered and streamed)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'veil-bad-gzip-'));
+    const file = join(dir, 'body.gz');
+    writeFileSync(file, Buffer.concat([gzipSync(Buffer.from('x'.repeat(1000))).subarray(0, 20), Buffer.from('definitely not gzip')]));
+    for (const extra of [[], ['-H', 'Transfer-Encoding: chunked']]) {
+      const result = await viaCurl(fx, 'api.example.com', '/bad-gz', ['-H', 'Content-Encoding: gzip', ...extra, '--data-binary', `@${file}`]);
+      expect(result.status).toBe(400);
+      expect(result.body).toContain('does not decode');
+    }
+  });
+
   it('Expect: 100-continue keeps working with a body that gets substituted', async () => {
     const result = await viaCurl(fx, 'api.example.com', '/continue', ['-H', 'Expect: 100-continue', '-H', 'Content-Type: text/plain', '--data-binary', `k=${longSecret.placeholder}`]);
     expect(result.status).toBe(200);
