@@ -8,6 +8,7 @@ import { buildScrubNeedles, scrubHeaders, type ScrubNeedles } from '../substitut
 
 export type { ScrubNeedles } from '../substitution/scrub.js';
 export { planResponseScrub } from '../substitution/response.js';
+export { scrubHeaders } from '../substitution/scrub.js';
 
 export function scrubNeedles(secrets: readonly ResolvedSecret[]): ScrubNeedles | null {
   if (secrets.length === 0) return null;

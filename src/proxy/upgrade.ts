@@ -1,27 +1,34 @@
 /**
  * `Upgrade` requests (WebSocket and others), plain or inside a CONNECT tunnel: the head gets the same
- * admission and header/URL substitution as any request, then it is written to a raw upstream
- * connection (TLS verified like every upstream) and bytes are relayed both ways with backpressure.
- * The upstream's response head is scrubbed when a value was substituted; frames are relayed as they
- * are (no frame-level substitution or scrubbing).
+ * admission and header/URL substitution as any request, then goes upstream with node:http(s) (TLS
+ * verified like every upstream, pinned names honoured).
+ * - 101: the answer's head is relayed (scrubbed when a value went upstream), then bytes flow both
+ *   ways with backpressure until either side closes. Frames are relayed as they are: no frame-level
+ *   substitution or scrubbing.
+ * - any other answer (the upstream declined: 401, 400...): relayed like an ordinary response,
+ *   head and body scrubbed when a value went upstream, then the client connection is closed.
  */
-import type { IncomingMessage } from 'node:http';
-import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { connect as tlsConnect } from 'node:tls';
+import { pipeline } from 'node:stream/promises';
 import { admitRequest, uniqueNames } from './admit.js';
 import type { Engine } from './engine.js';
-import { rawHeaderValue } from './hop-by-hop.js';
+import { rawHeaderValue, stripHopByHop, withoutHeader } from './hop-by-hop.js';
 import { replyOnSocket } from './replies.js';
-import { scrubHead } from './scrub.js';
+import { planResponseScrub, scrubHeaders, scrubNeedles } from './scrub.js';
 import { pinnedLookup } from './upstream-agent.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 
-/** Longest upstream response head we read before relaying (larger heads are refused with 502). */
-const MAX_RESPONSE_HEAD = 64 * 1024;
-const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
+function headText(statusCode: number, statusMessage: string, rawHeaders: readonly string[]): Buffer {
+  const lines = [`HTTP/1.1 ${statusCode} ${statusMessage}`];
+  for (let index = 0; index + 1 < rawHeaders.length; index += 2) lines.push(`${rawHeaders[index]}: ${rawHeaders[index + 1]}`);
+  lines.push('', '');
+  return Buffer.from(lines.join('\r\n'), 'latin1');
+}
 
-export async function handleUpgrade(engine: Engine, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+export async function handleUpgrade(engine: Engine, req: IncomingMessage, socket: Duplex, clientHead: Buffer): Promise<void> {
   const client = socket as Socket;
   engine.detachedSockets.add(client);
   client.once('close', () => engine.detachedSockets.delete(client));
@@ -33,89 +40,96 @@ export async function handleUpgrade(engine: Engine, req: IncomingMessage, socket
     replyOnSocket(client, admitted.status, admitted.message, Object.entries(admitted.headers ?? {}).map(([name, value]) => `${name}: ${value}`));
     return;
   }
-  const log = { ...admitted.log, upgrade: rawHeaderValue(req.rawHeaders, 'upgrade'), substituted: uniqueNames(admitted.substituted) };
+  const protocol = rawHeaderValue(req.rawHeaders, 'upgrade') ?? '';
+  const log = { ...admitted.log, upgrade: protocol, substituted: uniqueNames(admitted.substituted) };
+  const needles = scrubNeedles(admitted.substituted);
 
-  const lines = [`${req.method ?? 'GET'} ${admitted.path} HTTP/1.1`];
-  for (let index = 0; index + 1 < admitted.rawHeaders.length; index += 2) {
-    lines.push(`${admitted.rawHeaders[index]}: ${admitted.rawHeaders[index + 1]}`);
-  }
-  lines.push('Connection: Upgrade', `Upgrade: ${rawHeaderValue(req.rawHeaders, 'upgrade') ?? ''}`, '', '');
-  const requestHead = Buffer.from(lines.join('\r\n'), 'latin1');
-
-  const lookup = pinnedLookup(engine.pins);
-  const upstream: Socket =
+  const headers = [...admitted.rawHeaders, 'Connection', 'Upgrade', 'Upgrade', protocol];
+  const options = {
+    host: admitted.host,
+    port: admitted.port,
+    method: req.method ?? 'GET',
+    path: admitted.path,
+    headers,
+    setHost: rawHeaderValue(headers, 'host') === undefined,
+    agent: false as const,
+    lookup: pinnedLookup(engine.pins),
+    timeout: engine.timeouts.upstreamConnectMs,
+  };
+  const upstreamRequest =
     admitted.scheme === 'https'
-      ? tlsConnect({
-          host: admitted.host,
-          port: admitted.port,
-          ...(isIP(admitted.host) === 0 ? { servername: admitted.host } : {}),
+      ? httpsRequest({
+          ...options,
           ca: engine.upstreamCa,
           rejectUnauthorized: true,
-          ALPNProtocols: ['http/1.1'],
-          lookup,
+          ...(isIP(admitted.host) === 0 ? { servername: admitted.host } : {}),
         })
-      : netConnect({ host: admitted.host, port: admitted.port, lookup });
-  upstream.setNoDelay(true);
-  engine.detachedSockets.add(upstream);
-  let relaying = false;
-  let responded = false;
+      : httpRequest(options);
+  let answered = false;
+  const abandon = () => upstreamRequest.destroy();
+  client.once('close', abandon);
 
-  const connectTimer = setTimeout(() => upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), engine.timeouts.upstreamConnectMs);
-  upstream.once(admitted.scheme === 'https' ? 'secureConnect' : 'connect', () => {
-    clearTimeout(connectTimer);
-    upstream.write(requestHead);
-    if (head.length > 0) upstream.write(head);
+  upstreamRequest.on('timeout', () => upstreamRequest.destroy(Object.assign(new Error('upstream did not answer in time'), { code: 'UND_ERR_HEADERS_TIMEOUT' })));
+  upstreamRequest.on('error', (error) => {
+    const failure = classifyUpstreamError(error);
+    engine.logger.warn({ ...log, status: failure.status, reason: failure.reason }, 'upgrade: upstream failed');
+    if (!answered && !client.destroyed) replyOnSocket(client, failure.status, failure.reason);
+    else client.destroy();
+  });
+
+  upstreamRequest.on('upgrade', (response: IncomingMessage, upstream: Socket, upstreamHead: Buffer) => {
+    answered = true;
+    engine.detachedSockets.add(upstream);
+    upstream.once('close', () => engine.detachedSockets.delete(upstream));
+    upstream.on('error', (error) => {
+      engine.logger.info({ ...log, err: error.message }, 'upgraded connection: upstream error');
+      client.destroy();
+    });
+    upstream.setTimeout(0);
+    engine.logger.info({ ...log, status: response.statusCode }, 'upgrade relayed');
+    const responseHeaders = needles ? scrubHeaders(response.rawHeaders, needles) : response.rawHeaders;
+    client.write(headText(response.statusCode ?? 101, response.statusMessage ?? 'Switching Protocols', responseHeaders));
+    if (upstreamHead.length > 0) client.write(upstreamHead);
+    if (clientHead.length > 0) upstream.write(clientHead);
+    upstream.once('close', () => client.destroy());
+    client.once('close', () => upstream.destroy());
+    for (const side of [client, upstream]) {
+      side.setTimeout(engine.timeouts.tunnelIdleMs, () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    upstream.pipe(client);
     client.pipe(upstream);
   });
-  upstream.on('error', (error) => {
-    clearTimeout(connectTimer);
-    const failure = classifyUpstreamError(error);
-    engine.logger.warn({ ...log, reason: failure.reason }, responded ? 'upgraded connection: upstream error' : 'upgrade: upstream failed');
-    if (!responded && !client.destroyed) {
-      client.unpipe(upstream);
-      replyOnSocket(client, failure.status, failure.reason);
-    } else {
-      client.destroy();
-    }
-  });
-  upstream.once('close', () => {
-    clearTimeout(connectTimer);
-    engine.detachedSockets.delete(upstream);
-    if (relaying || responded) client.end();
-    else if (!client.destroyed && !client.writableEnded) replyOnSocket(client, 502, 'upstream closed the connection');
-  });
-  client.once('close', () => upstream.destroy());
-  for (const side of [client, upstream]) {
-    side.setTimeout(engine.timeouts.tunnelIdleMs, () => {
-      client.destroy();
-      upstream.destroy();
-    });
-  }
 
-  // Read the upstream's response head, scrub it, then relay everything raw.
-  let pending: Buffer = Buffer.alloc(0);
-  const onHeadData = (chunk: Buffer) => {
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-    const end = pending.indexOf(HEAD_END);
-    if (end === -1) {
-      if (pending.length > MAX_RESPONSE_HEAD) {
-        upstream.off('data', onHeadData);
-        upstream.destroy();
-        client.unpipe(upstream);
-        replyOnSocket(client, 502, 'upstream sent a response head that is too large');
+  // The upstream declined to upgrade: an ordinary response, relayed (and scrubbed), then the connection closes.
+  upstreamRequest.on('response', (response: IncomingMessage) => {
+    answered = true;
+    response.on('error', () => client.destroy());
+    const bodyless = req.method === 'HEAD' || response.statusCode === 204 || response.statusCode === 304;
+    let responseHeaders = stripHopByHop(response.rawHeaders);
+    let body = null;
+    if (needles) {
+      const plan = planResponseScrub({ rawHeaders: responseHeaders, needles, hasBody: !bodyless });
+      if (plan.unscrubbable) {
+        response.destroy();
+        replyOnSocket(client, 502, 'the upstream answered in a Content-Encoding Veil cannot decode, so it cannot be checked for secret values');
+        return;
       }
-      return;
+      responseHeaders = plan.rawHeaders;
+      body = plan.body;
     }
-    upstream.off('data', onHeadData);
-    responded = true;
-    const headText = pending.toString('latin1', 0, end + HEAD_END.length);
-    const rest = pending.subarray(end + HEAD_END.length);
-    const statusLine = headText.slice(0, headText.indexOf('\r\n'));
-    engine.logger.info({ ...log, status: Number(statusLine.split(' ')[1]) || undefined }, 'upgrade relayed');
-    client.write(Buffer.from(scrubHead(headText, admitted.substituted), 'latin1'));
-    if (rest.length > 0) client.write(rest);
-    relaying = true;
-    upstream.pipe(client);
-  };
-  upstream.on('data', onHeadData);
+    // The body ends where the connection does.
+    responseHeaders = [...withoutHeader(responseHeaders, 'connection'), 'Connection', 'close'];
+    engine.logger.info({ ...log, status: response.statusCode, ...(needles ? { scrubbed: true } : {}) }, 'upgrade declined by upstream: response relayed');
+    client.write(headText(response.statusCode ?? 502, response.statusMessage ?? '', responseHeaders));
+    const stages = body ? [response, body, client] : [response, client];
+    pipeline(stages as unknown as [IncomingMessage, Socket]).catch((error: unknown) => {
+      engine.logger.warn({ ...log, reason: (error as Error).message.slice(0, 200) }, 'upgrade: declined response could not be relayed');
+      client.destroy();
+    });
+  });
+
+  upstreamRequest.end();
 }

@@ -2,7 +2,8 @@
  * WebSocket test upstreams and a client path through the proxy.
  * - startWsUpstream: a `ws` server (plain or TLS) on 127.0.0.1 recording each handshake (url,
  *   headers); its 101 answer echoes the Authorization header (X-Echoed-Authorization); it echoes
- *   every message back and, on connect, sends `hello` first.
+ *   every message back and, on connect, sends `hello` first. `/reject` answers 401 with a body
+ *   quoting the Authorization header.
  * - connectThroughProxy: CONNECT to the proxy by hand, then hands the tunnel to the `ws` client
  *   (createConnection wraps it in TLS trusting Veil's CA).
  */
@@ -21,7 +22,14 @@ export interface WsUpstream {
 
 export async function startWsUpstream(tls?: KeyAndCert): Promise<WsUpstream> {
   const server: Server = tls ? createHttpsServer({ key: tls.keyPem, cert: tls.certPem }) : createHttpServer();
-  const wss = new WebSocketServer({ server });
+  const wss = new WebSocketServer({
+    server,
+    // `/reject` declines the upgrade with 401 and an error body quoting the Authorization header.
+    verifyClient: (info, callback) => {
+      if ((info.req.url ?? '').startsWith('/reject')) callback(false, 401, `invalid credentials: ${info.req.headers.authorization ?? '(none)'}`);
+      else callback(true);
+    },
+  });
   const handshakes: WsUpstream['handshakes'] = [];
   // The 101 answer echoes the request's Authorization (response scrubbing of the handshake).
   wss.on('headers', (headers, req) => {

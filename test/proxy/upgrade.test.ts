@@ -166,6 +166,30 @@ describe('WebSocket on the plain proxy port (absolute-form handshake)', () => {
     expect(handshake.headers['proxy-authorization']).toBeUndefined();
   });
 
+  it('relays a declined upgrade (401 quoting the credentials) scrubbed, then closes', async () => {
+    const data = await rawExchange(
+      fx.proxyPort,
+      [
+        `GET http://api.example.com:${ws.port}/reject HTTP/1.1`,
+        `Host: api.example.com:${ws.port}`,
+        `Proxy-Authorization: Basic ${Buffer.from(fx.userinfo).toString('base64')}`,
+        'Connection: Upgrade',
+        'Upgrade: websocket',
+        'Sec-WebSocket-Version: 13',
+        `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
+        `Authorization: Bearer ${fx.secrets.exact.placeholder}`,
+        '',
+        '',
+      ].join('\r\n'),
+      () => {},
+      () => false,
+    );
+    const text = data.toString('latin1');
+    expect(text).toMatch(/^HTTP\/1\.1 401 /);
+    expect(text).toContain(`invalid credentials: Bearer ${fx.secrets.exact.placeholder}`);
+    expect(text).not.toContain(VALUES.exact);
+  });
+
   it('asks for proxy credentials (407) before relaying anything', async () => {
     const before = ws.handshakes.length;
     const data = await rawExchange(
