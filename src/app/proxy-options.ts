@@ -9,6 +9,7 @@ export type ConfiguredProxyOptions = Omit<ProxyOptions, 'resolver' | 'feed' | 'c
 
 export function proxyOptionsFromConfig(config: VeilConfig): ConfiguredProxyOptions {
   const { ttlMs, staleMs } = config.proxyCache;
+  const { memoryBytes, maxBytes, spillDir } = config.proxyBody;
   return {
     ...(config.sandboxId !== undefined ? { sandboxId: config.sandboxId } : {}),
     disallowed: config.disallowed,
@@ -17,6 +18,11 @@ export function proxyOptionsFromConfig(config: VeilConfig): ConfiguredProxyOptio
     ...(config.upstreamCaFile !== undefined ? { upstreamCaFile: config.upstreamCaFile } : {}),
     resolve: pinsFromEntries(config.resolve),
     cache: { ...(ttlMs !== undefined ? { ttlMs } : {}), ...(staleMs !== undefined ? { staleMs } : {}) },
+    body: {
+      ...(memoryBytes !== undefined ? { memoryLimit: memoryBytes } : {}),
+      ...(maxBytes !== undefined ? { hardCap: maxBytes } : {}),
+      ...(spillDir !== undefined ? { tmpDir: spillDir } : {}),
+    },
     host: config.proxyListen.host,
     port: config.proxyListen.port,
   };

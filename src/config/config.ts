@@ -14,6 +14,7 @@ import {
   parseListen,
   parseLogLevel,
   parseMilliseconds,
+  parseBytes,
   parseNonEmpty,
   parseNonTlsConnect,
   parseResolve,
@@ -48,6 +49,8 @@ export interface VeilConfig {
   allowUnrestrictedSecrets: boolean;
   /** Proxy mapping cache: freshness and the bound on serving a stale copy when lookups fail (ms). */
   proxyCache: { ttlMs: number | undefined; staleMs: number | undefined };
+  /** Request bodies that get a value and have a Content-Length: kept in memory up to memoryBytes, then spilled to spillDir; refused above maxBytes. */
+  proxyBody: { memoryBytes: number | undefined; maxBytes: number | undefined; spillDir: string | undefined };
   /** Sidecar mode: the proxy serves this one sandbox and needs no proxy credentials. */
   sandboxId: string | undefined;
   /** postgres://... : use PostgreSQL instead of SQLite in dataDir. */
@@ -163,6 +166,11 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = {}): VeilConfig {
     proxyCache: {
       ttlMs: optional(pick(undefined, '', env, 'VEIL_PROXY_CACHE_TTL_MS'), parseMilliseconds),
       staleMs: optional(pick(undefined, '', env, 'VEIL_PROXY_CACHE_STALE_MS'), parseMilliseconds),
+    },
+    proxyBody: {
+      memoryBytes: optional(pick(undefined, '', env, 'VEIL_PROXY_BODY_MEMORY_BYTES'), parseBytes),
+      maxBytes: optional(pick(undefined, '', env, 'VEIL_PROXY_BODY_MAX_BYTES'), parseBytes),
+      spillDir: envValue(env, 'VEIL_PROXY_SPILL_DIR'),
     },
     sandboxId: optional(pick(flags.sandbox, 'sandbox', env, 'VEIL_SANDBOX_ID'), parseNonEmpty),
     databaseUrl: optional(pick(undefined, '', env, 'VEIL_DATABASE_URL'), parseDatabaseUrl),

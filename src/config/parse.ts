@@ -69,6 +69,18 @@ export function parseMilliseconds(setting: string, input: string): number {
   return Number(input.trim());
 }
 
+const BYTE_UNITS: Record<string, number> = { '': 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3 };
+
+/** A size in bytes: a whole number with an optional binary unit (`8MiB`, `512k`, `2G`). */
+export function parseBytes(setting: string, input: string): number {
+  const match = /^(\d{1,13})\s*([a-z]*)$/i.exec(input.trim());
+  const unit = match ? BYTE_UNITS[match[2]!.toLowerCase()] : undefined;
+  if (!match || unit === undefined || Number(match[1]) === 0) {
+    throw new UsageError(`${setting}: expected a size in bytes such as 8388608, 8MiB or 2GiB, got ${show(input)}`);
+  }
+  return Number(match[1]) * unit;
+}
+
 export function parseLogLevel(setting: string, input: string): LogLevel {
   if ((LOG_LEVELS as readonly string[]).includes(input)) return input as LogLevel;
   throw new UsageError(`${setting}: expected one of ${LOG_LEVELS.join('|')}, got ${show(input)}`);

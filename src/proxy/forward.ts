@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
 import type { ResolvedSecret } from '../resolver/types.js';
 import { rewriteRequestBody, type BodyRewrite } from '../substitution/body.js';
-import { BodyDecodeError, BodyTooLargeError } from '../substitution/errors.js';
+import { VeilError } from '../errors.js';
 import { admitRequest, disallowedPlaceholders, namesWithPlace, uniqueNames, type Admitted } from './admit.js';
 import { hostForUrl } from './destination.js';
 import type { Engine } from './engine.js';
@@ -127,7 +127,8 @@ async function prepareBody(engine: Engine, req: IncomingMessage, res: ServerResp
     });
   } catch (error) {
     if (res.destroyed) return null;
-    if (error instanceof BodyTooLargeError || error instanceof BodyDecodeError) {
+    // Typed body errors carry their status: 413 too large, 400 does not decode, 500 spill failed.
+    if (error instanceof VeilError) {
       engine.logger.warn({ ...admitted.log, status: error.statusCode, reason: error.message }, 'request body refused');
       replyError(res, error.statusCode, error.message, { connection: 'close' });
       return null;

@@ -41,7 +41,7 @@ import type { ResolvedSecret } from '../resolver/types.js';
 import { allowedSecrets, secretAllowed } from './compile.js';
 import { codecChain, parseContentEncoding } from './codecs.js';
 import { percentEncode } from './encode.js';
-import { BodyDecodeError, BodyTooLargeError } from './errors.js';
+import { BodyDecodeError, BodySpillError, BodyTooLargeError } from './errors.js';
 import { createReplaceStream, placeholderMatcher } from './stream-replace.js';
 import type { CompiledSecrets } from './types.js';
 
@@ -258,7 +258,9 @@ class SpillSink extends Writable {
       this.chunks.push(chunk);
       return callback();
     }
-    const write = this.spill(chunk);
+    const write = this.spill(chunk).catch((error: NodeJS.ErrnoException) => {
+      throw new BodySpillError(error.code ?? 'error');
+    });
     this.inflight = write;
     write.then(
       () => {

@@ -13,3 +13,10 @@ export class BodyDecodeError extends VeilError {
     super(400, `request body does not decode as Content-Encoding ${coding}: ${reason}`);
   }
 }
+
+/** The proxy could not store a body it must buffer (spill directory missing, full, not writable): the proxy's fault, 500. */
+export class BodySpillError extends VeilError {
+  constructor(readonly code: string) {
+    super(500, `the proxy could not store the request body to substitute it (temp file: ${code}); nothing was forwarded`);
+  }
+}

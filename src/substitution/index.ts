@@ -5,7 +5,7 @@ export { rewriteRequestHead } from './head.js';
 export { rewriteBasicAuthorization } from './basic.js';
 export { headerValueForm, urlValueForm, percentEncode } from './encode.js';
 export { rewriteRequestBody, bodyValueBytes, bodyValueFormFor, type BodyRewrite, type BodyRewriteInput, type BodyValueForm } from './body.js';
-export { BodyTooLargeError, BodyDecodeError } from './errors.js';
+export { BodyTooLargeError, BodyDecodeError, BodySpillError } from './errors.js';
 export {
   createReplaceStream,
   replaceAll,

@@ -53,6 +53,9 @@ describe('loadConfig', () => {
         VEIL_NON_TLS_CONNECT: 'deny',
         VEIL_PROXY_CACHE_TTL_MS: '2500',
         VEIL_PROXY_CACHE_STALE_MS: '30000',
+        VEIL_PROXY_BODY_MEMORY_BYTES: '4MiB',
+        VEIL_PROXY_BODY_MAX_BYTES: '1073741824',
+        VEIL_PROXY_SPILL_DIR: '/var/tmp/veil',
         VEIL_ALLOW_UNRESTRICTED_SECRETS: '1',
         VEIL_SANDBOX_ID: 'sb-1',
         VEIL_DATABASE_URL: 'postgres://u:p@db:5432/veil',
@@ -77,6 +80,7 @@ describe('loadConfig', () => {
       disallowed: 'block',
       nonTlsConnect: 'deny',
       proxyCache: { ttlMs: 2500, staleMs: 30000 },
+      proxyBody: { memoryBytes: 4 * 1024 * 1024, maxBytes: 1024 ** 3, spillDir: '/var/tmp/veil' },
       allowUnrestrictedSecrets: true,
       sandboxId: 'sb-1',
       databaseUrl: 'postgres://u:p@db:5432/veil',
@@ -114,6 +118,14 @@ describe('loadConfig', () => {
     expect(loadConfig({}, { VEIL_NON_TLS_CONNECT: 'deny' }).nonTlsConnect).toBe('deny');
     expect(loadConfig({ 'non-tls-connect': 'tunnel' }, { VEIL_NON_TLS_CONNECT: 'deny' }).nonTlsConnect).toBe('tunnel');
     expect(usageMessage(() => loadConfig({}, { VEIL_NON_TLS_CONNECT: 'maybe' }))).toContain('VEIL_NON_TLS_CONNECT: expected one of tunnel|deny');
+  });
+
+  it('proxy body sizes take bytes or binary units', () => {
+    expect(loadConfig({}, { VEIL_PROXY_BODY_MAX_BYTES: '2G' }).proxyBody.maxBytes).toBe(2 * 1024 ** 3);
+    expect(loadConfig({}, { VEIL_PROXY_BODY_MEMORY_BYTES: '512k' }).proxyBody.memoryBytes).toBe(512 * 1024);
+    for (const bad of ['0', '-1', '8MB', 'lots']) {
+      expect(usageMessage(() => loadConfig({}, { VEIL_PROXY_BODY_MAX_BYTES: bad }))).toContain('VEIL_PROXY_BODY_MAX_BYTES: expected a size in bytes');
+    }
   });
 
   it('proxy cache settings are whole milliseconds', () => {
