@@ -14,7 +14,7 @@ import { LocalResolver } from '../resolver/local.js';
 import { bootstrap, createServices, type BootstrapResult, type Services } from '../service/index.js';
 import { openSqliteRepository } from '../store/sqlite.js';
 import type { Repository } from '../store/types.js';
-import { buildApi } from './server.js';
+import { buildApi, type SandboxAccess } from './server.js';
 
 export const SQLITE_FILE_NAME = 'veil.db';
 
@@ -29,6 +29,8 @@ export interface ControlPlaneOptions {
   repository?: Repository;
   /** Defaults to an in-process LocalChangeFeed. */
   feed?: ChangeFeed;
+  /** See ApiDeps.sandboxAccess. */
+  sandboxAccess?: () => SandboxAccess | undefined;
 }
 
 export interface ControlPlane {
@@ -75,7 +77,15 @@ export async function openControlPlane(options: ControlPlaneOptions): Promise<Co
     const feed = options.feed ?? new LocalChangeFeed();
     const services = createServices({ repo: repository, masterKey: masterKey.key, feed });
     const resolver = new LocalResolver(repository, masterKey.key);
-    const app = await buildApi({ repository, feed, logger: options.logger, masterKey: masterKey.key, services, resolver });
+    const app = await buildApi({
+      repository,
+      feed,
+      logger: options.logger,
+      masterKey: masterKey.key,
+      services,
+      resolver,
+      ...(options.sandboxAccess ? { sandboxAccess: options.sandboxAccess } : {}),
+    });
     let closed = false;
     return {
       app,

@@ -34,6 +34,7 @@ import { callerOf, requireScope } from './auth.js';
 import { installErrorHandlers } from './errors.js';
 import { registerEventRoutes } from './events.js';
 import { requestSerializer } from './log-safety.js';
+import { sandboxProxyEnv } from '../runtime/sandbox-template.js';
 
 export const BODY_LIMIT = 256 * 1024;
 export const PROXY_TOKEN_HASH_HEADER = 'x-veil-proxy-token-sha256';
@@ -49,6 +50,14 @@ export interface ApiDeps {
   services?: Services;
   /** LocalResolver(repository, masterKey) when omitted. */
   resolver?: SecretResolver;
+  /** Where sandboxes reach the proxy and the CA they must trust, when known: added to `POST /sandbox` replies. */
+  sandboxAccess?: () => SandboxAccess | undefined;
+}
+
+export interface SandboxAccess {
+  /** The proxy as sandboxes reach it, without credentials. */
+  proxyUrl: string;
+  caCertPem: string;
 }
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
@@ -100,7 +109,15 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   // --- sandboxes (Daytona SandboxApi subset) ---------------------------------------------
   route('POST', '/sandbox', 'sandboxes:write', async (request, reply) => {
     const created = await services.sandboxes.create(callerOf(request).orgId, request.body);
-    return reply.code(201).send(created);
+    const access = deps.sandboxAccess?.();
+    if (!access) return reply.code(201).send(created);
+    // Shown once, like the token it embeds: how this sandbox uses the proxy.
+    return reply.code(201).send({
+      ...created,
+      proxyUrl: access.proxyUrl,
+      caCertPem: access.caCertPem,
+      proxyEnv: sandboxProxyEnv(access.proxyUrl, created.id, created.proxyToken),
+    });
   });
   route('GET', '/sandbox', 'sandboxes:write', async (request) => services.sandboxes.list(callerOf(request).orgId));
   route('GET', '/sandbox/:idOrName', 'sandboxes:write', async (request) =>

@@ -23,6 +23,8 @@ export interface EmbeddedProxyContext {
 export interface EmbeddedProxy {
   /** `http://host:port` of the listening proxy. */
   url: string;
+  /** The CA it intercepts with: sandboxes must trust it. */
+  caCertPem: string;
   /** Stop accepting, drain in-flight requests, release sockets. */
   close(): Promise<void>;
 }
@@ -32,5 +34,5 @@ export async function startEmbeddedProxy(context: EmbeddedProxyContext): Promise
   if (!config.proxyEnabled) return undefined;
   const ca = await loadOrCreateCertificateAuthority(config.ca, { logger });
   const proxy = await startProxy({ resolver, feed, ca, logger, ...proxyOptionsFromConfig(config) });
-  return { url: proxy.url, close: proxy.close };
+  return { url: proxy.url, caCertPem: ca.certPem, close: proxy.close };
 }

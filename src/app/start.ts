@@ -2,11 +2,14 @@
  * Composition root: wires store, master key, bootstrap, services, API and (via proxy-hook.ts) the
  * egress proxy into one running instance. Used by `veil serve` and by tests in-process.
  */
+import { readFile } from 'node:fs/promises';
 import { openControlPlane } from '../api/index.js';
+import type { SandboxAccess } from '../api/server.js';
+import { resolveCaLocation } from '../ca/index.js';
 import type { VeilConfig } from '../config/index.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { urlForAddress } from './listen-url.js';
-import { startEmbeddedProxy } from './proxy-hook.js';
+import { startEmbeddedProxy, type EmbeddedProxy } from './proxy-hook.js';
 import { openRepository, postgresTarget } from './repository.js';
 import type { ChangeFeed } from '../events/types.js';
 
@@ -59,6 +62,7 @@ export async function startVeil(config: VeilConfig, options: StartOptions = {}):
       closers.push(() => pgFeed.close());
       feed = pgFeed;
     }
+    let sandboxAccess: SandboxAccess | undefined;
     const plane = await openControlPlane({
       dataDir: config.dataDir,
       logger,
@@ -66,18 +70,21 @@ export async function startVeil(config: VeilConfig, options: StartOptions = {}):
       adminApiKeyEnv: config.adminApiKey,
       repository,
       ...(feed ? { feed } : {}),
+      sandboxAccess: () => sandboxAccess,
     });
     closers.push(() => plane.close());
     if (plane.masterKey.created) {
       logger.info({ file: plane.masterKey.file }, 'generated a new master key (back it up: without it the stored values cannot be decrypted)');
     }
     const boot = plane.bootstrap;
-    await plane.app.listen({ host: config.apiListen.host, port: config.apiListen.port });
-    const apiUrl = urlForAddress(plane.app.server.address());
 
-    // PROXY HOOK: see proxy-hook.ts.
+    // The proxy starts before the API listens, so every `POST /sandbox` reply can say how to use it.
     const proxy = await startEmbeddedProxy({ config, resolver: plane.resolver, feed: plane.feed, logger });
     if (proxy) closers.push(() => proxy.close());
+    sandboxAccess = await sandboxAccessFor(config, proxy, logger);
+
+    await plane.app.listen({ host: config.apiListen.host, port: config.apiListen.port });
+    const apiUrl = urlForAddress(plane.app.server.address());
 
     // The one machine-readable "ready" line: tests and supervisors wait for it.
     logger.info({ apiUrl, ...(proxy ? { proxyUrl: proxy.url } : {}) }, 'ready');
@@ -94,5 +101,22 @@ export async function startVeil(config: VeilConfig, options: StartOptions = {}):
   } catch (error) {
     await closeAll();
     throw error;
+  }
+}
+
+/**
+ * How sandboxes reach the proxy and which CA they must trust: the embedded proxy (or
+ * VEIL_PROXY_PUBLIC_URL, when sandboxes see it at another address); with `--no-proxy`, only when
+ * VEIL_PROXY_PUBLIC_URL names the shared proxy and its CA certificate is at hand.
+ */
+async function sandboxAccessFor(config: VeilConfig, proxy: EmbeddedProxy | undefined, logger: Logger): Promise<SandboxAccess | undefined> {
+  if (proxy) return { proxyUrl: config.proxyPublicUrl ?? proxy.url, caCertPem: proxy.caCertPem };
+  if (config.proxyPublicUrl === undefined) return undefined;
+  const certFile = resolveCaLocation(config.ca).certFile;
+  try {
+    return { proxyUrl: config.proxyPublicUrl, caCertPem: await readFile(certFile, 'utf8') };
+  } catch {
+    logger.warn({ certFile }, 'VEIL_PROXY_PUBLIC_URL is set but the CA certificate cannot be read: POST /sandbox replies will not include proxy settings');
+    return undefined;
   }
 }

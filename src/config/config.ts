@@ -15,6 +15,7 @@ import {
   parseLogLevel,
   parseMilliseconds,
   parseBytes,
+  parseProxyUrl,
   parseNonEmpty,
   parseNonTlsConnect,
   parseResolve,
@@ -55,6 +56,8 @@ export interface VeilConfig {
   sandboxId: string | undefined;
   /** postgres://... : use PostgreSQL instead of SQLite in dataDir. */
   databaseUrl: string | undefined;
+  /** The proxy as sandboxes reach it (`POST /sandbox` replies); default: the embedded proxy's address. */
+  proxyPublicUrl: string | undefined;
   /** A remote control plane (CLI client commands, stand-alone proxy). */
   apiUrl: string | undefined;
   /** API key for apiUrl. Never logged. */
@@ -174,6 +177,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = {}): VeilConfig {
     },
     sandboxId: optional(pick(flags.sandbox, 'sandbox', env, 'VEIL_SANDBOX_ID'), parseNonEmpty),
     databaseUrl: optional(pick(undefined, '', env, 'VEIL_DATABASE_URL'), parseDatabaseUrl),
+    proxyPublicUrl: optional(pick(undefined, '', env, 'VEIL_PROXY_PUBLIC_URL'), parseProxyUrl),
     apiUrl: optional(pick(flags['api-url'], 'api-url', env, 'VEIL_API_URL'), parseHttpUrl),
     apiKey: envValue(env, 'VEIL_API_KEY'),
     logLevel: optional(pick(undefined, '', env, 'VEIL_LOG_LEVEL'), parseLogLevel) ?? DEFAULTS.logLevel,

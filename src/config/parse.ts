@@ -145,6 +145,21 @@ export function parseDatabaseUrl(setting: string, input: string): string {
 }
 
 /** http(s) base URL of a Veil control plane; a trailing slash is dropped. */
+/** A proxy address as clients write it: `http://host:port`, no credentials, no path. */
+export function parseProxyUrl(setting: string, input: string): string {
+  const problem = `${setting}: expected http://host:port, got ${show(input)}`;
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch {
+    throw new UsageError(problem);
+  }
+  if (url.protocol !== 'http:' || url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) {
+    throw new UsageError(problem);
+  }
+  return `http://${url.host}`;
+}
+
 export function parseHttpUrl(setting: string, input: string): string {
   let url: URL;
   try {

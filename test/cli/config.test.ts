@@ -56,6 +56,7 @@ describe('loadConfig', () => {
         VEIL_PROXY_BODY_MEMORY_BYTES: '4MiB',
         VEIL_PROXY_BODY_MAX_BYTES: '1073741824',
         VEIL_PROXY_SPILL_DIR: '/var/tmp/veil',
+        VEIL_PROXY_PUBLIC_URL: 'http://veil-proxy.internal:3128/',
         VEIL_ALLOW_UNRESTRICTED_SECRETS: '1',
         VEIL_SANDBOX_ID: 'sb-1',
         VEIL_DATABASE_URL: 'postgres://u:p@db:5432/veil',
@@ -81,6 +82,7 @@ describe('loadConfig', () => {
       nonTlsConnect: 'deny',
       proxyCache: { ttlMs: 2500, staleMs: 30000 },
       proxyBody: { memoryBytes: 4 * 1024 * 1024, maxBytes: 1024 ** 3, spillDir: '/var/tmp/veil' },
+      proxyPublicUrl: 'http://veil-proxy.internal:3128',
       allowUnrestrictedSecrets: true,
       sandboxId: 'sb-1',
       databaseUrl: 'postgres://u:p@db:5432/veil',
@@ -125,6 +127,12 @@ describe('loadConfig', () => {
     expect(loadConfig({}, { VEIL_PROXY_BODY_MEMORY_BYTES: '512k' }).proxyBody.memoryBytes).toBe(512 * 1024);
     for (const bad of ['0', '-1', '8MB', 'lots']) {
       expect(usageMessage(() => loadConfig({}, { VEIL_PROXY_BODY_MAX_BYTES: bad }))).toContain('VEIL_PROXY_BODY_MAX_BYTES: expected a size in bytes');
+    }
+  });
+
+  it('VEIL_PROXY_PUBLIC_URL is a plain http://host:port', () => {
+    for (const bad of ['https://proxy:3128', 'http://u:p@proxy:3128', 'http://proxy:3128/path', 'proxy:3128']) {
+      expect(usageMessage(() => loadConfig({}, { VEIL_PROXY_PUBLIC_URL: bad }))).toContain('VEIL_PROXY_PUBLIC_URL: expected http://host:port');
     }
   });
 

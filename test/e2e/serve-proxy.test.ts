@@ -3,6 +3,7 @@
  * the HTTP API, curl through the embedded proxy to a real HTTPS upstream on 127.0.0.1. Asserts on
  * what the upstream received, and that writes through the API are seen by the very next request.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { curl } from '../helpers/proxy-clients.js';
@@ -17,7 +18,7 @@ describe('veil serve: control plane + embedded proxy', () => {
   let veil: ServeProcess;
   let caFile: string;
   let secretId: string;
-  let sandbox: { id: string; proxyToken: string; env: Record<string, string> };
+  let sandbox: { id: string; proxyToken: string; env: Record<string, string>; proxyUrl: string; caCertPem: string; proxyEnv: Record<string, string> };
 
   async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
     const response = await fetch(`${veil.apiUrl}${path}`, {
@@ -66,6 +67,26 @@ describe('veil serve: control plane + embedded proxy', () => {
   afterAll(async () => {
     await veil?.stop();
     await upstream?.close();
+  });
+
+  it('tells the new sandbox how to use the proxy: URL, CA and an env template (shown once)', async () => {
+    expect(sandbox.proxyUrl).toBe(veil.proxyUrl);
+    expect(sandbox.caCertPem).toBe(readFileSync(caFile, 'utf8'));
+    expect(sandbox.proxyEnv.SSL_CERT_FILE).toBe('/etc/veil/ca-bundle.pem');
+    expect(sandbox.proxyEnv.NODE_EXTRA_CA_CERTS).toBe('/etc/veil/ca.pem');
+    expect(sandbox.proxyEnv.NO_PROXY).toBe('localhost,127.0.0.1,::1');
+    // The template's own proxy URL (with the credentials) is what a sandbox's curl would use.
+    const result = await curl(`https://api.openai.test:${upstream.port}/from-template`, [
+      '-x', sandbox.proxyEnv.HTTPS_PROXY!,
+      '--cacert', caFile,
+      '--resolve', `api.openai.test:${upstream.port}:127.0.0.1`,
+      '-H', `Authorization: Bearer ${sandbox.env.OPENAI_API_KEY}`,
+    ]);
+    expect(result.status).toBe(200);
+    expect(lastReceived().headers.authorization).toBe(`Bearer ${VALUE}`);
+    const again = await api('GET', `/sandbox/${sandbox.id}`);
+    expect(again.json.proxyToken).toBeUndefined();
+    expect(again.json.proxyEnv).toBeUndefined();
   });
 
   it('swaps the placeholder for the allowed host, in the header and the query', async () => {

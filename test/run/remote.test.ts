@@ -124,11 +124,33 @@ describe('veil run, remote mode', () => {
     expect(plainRequests).toEqual([{ url: '/v1/plain', authorization: `Bearer ${placeholder}` }]);
   });
 
-  it('needs VEIL_PROXY_URL and cleans up the sandbox when it is missing', async () => {
-    const result = await veil(['run', '--sandbox-name', 'remote-run-2', '--secret', 'K=OPENAI', '--', 'true'], { VEIL_PROXY_URL: '' });
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain('VEIL_PROXY_URL');
+  it('without VEIL_PROXY_URL or VEIL_CA_CERT_FILE it uses the proxy and CA from the control plane reply', async () => {
+    const result = await veil(
+      ['run', '--sandbox-name', 'remote-run-2', '--secret', 'OPENAI_API_KEY=OPENAI', '--', 'node', join(CLIENTS, 'fetch_client.mjs'), `https://${API_HOST}:${api.port}/v1/from-reply`, 'OPENAI_API_KEY'],
+      { VEIL_PROXY_URL: '', VEIL_CA_CERT_FILE: '', VEIL_CA_DIR: join(temp.path, 'no-ca-here') },
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`client-saw OPENAI_API_KEY=${placeholder}\n`);
+    expect(api.requests.find((request) => request.url === '/v1/from-reply')?.headers.authorization).toBe(`Bearer ${VALUE}`);
     expect(await sandboxNames()).not.toContain('remote-run-2');
+  });
+});
+
+describe('veil run against a control plane that knows no proxy', () => {
+  it('needs VEIL_PROXY_URL and cleans up the sandbox when it is missing', async () => {
+    const noProxy = await startServeProcess();
+    try {
+      const env = { ...remoteEnv, VEIL_API_URL: noProxy.apiUrl, VEIL_API_KEY: noProxy.adminApiKey, VEIL_PROXY_URL: '' };
+      const created = await veil(['secrets', 'create', 'OPENAI', '--host', API_HOST], env, VALUE);
+      expect(created.code, created.stderr).toBe(0);
+      const result = await veil(['run', '--sandbox-name', 'remote-run-3', '--secret', 'K=OPENAI', '--', 'true'], env);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('VEIL_PROXY_URL');
+      const listed = await fetch(`${noProxy.apiUrl}/sandbox`, { headers: { authorization: `Bearer ${noProxy.adminApiKey}` } });
+      expect(((await listed.json()) as { name: string }[]).map((sandbox) => sandbox.name)).not.toContain('remote-run-3');
+    } finally {
+      await noProxy.stop();
+    }
   });
 });
 
