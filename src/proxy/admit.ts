@@ -1,9 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { normalizeDestinationHost } from '../hosts/hosts.js';
 import type { ResolvedSecret } from '../resolver/types.js';
 import { rewriteRequestHead } from '../substitution/head.js';
-import { hostHeaderHost, parseAbsoluteTarget } from './destination.js';
+import { hostHeaderHost, normalizedHost, parseAbsoluteTarget } from './destination.js';
 import type { Engine, TunnelContext } from './engine.js';
 import { countHeader, rawHeaderValue, stripHopByHop } from './hop-by-hop.js';
 import { identify, lookupKnown } from './identify.js';
@@ -66,7 +65,7 @@ export async function admitRequest(engine: Engine, req: IncomingMessage): Promis
   let identityPromise;
   if (tunnel) {
     const servername = (req.socket as TLSSocket).servername;
-    if (typeof servername === 'string' && servername !== '' && normalizeDestinationHost(servername) !== tunnel.host) {
+    if (typeof servername === 'string' && servername !== '' && normalizedHost(servername) !== tunnel.host) {
       return refuse(421, `TLS server name ${servername} does not match the CONNECT host ${tunnel.host}`);
     }
     path = url;
@@ -87,7 +86,7 @@ export async function admitRequest(engine: Engine, req: IncomingMessage): Promis
     host = absolute.host;
     port = absolute.port;
     path = absolute.path;
-    identityPromise = identify(engine, req.headers);
+    identityPromise = identify(engine, req.headers, req.socket);
   }
 
   if (countHeader(req.rawHeaders, 'host') > 1) {

@@ -1,5 +1,26 @@
 import { normalizeDestinationHost } from '../hosts/hosts.js';
 
+/**
+ * Small memo for the pure host parsers below (a URL parse + IDNA per request otherwise). Bounded:
+ * cleared when full, so a client sending endless new names costs memory of at most MEMO_MAX entries.
+ */
+const MEMO_MAX = 1024;
+function memoized<T>(fn: (key: string) => T): (key: string) => T {
+  const memo = new Map<string, T>();
+  return (key) => {
+    let value = memo.get(key);
+    if (value === undefined && !memo.has(key)) {
+      value = fn(key);
+      if (memo.size >= MEMO_MAX) memo.clear();
+      memo.set(key, value);
+    }
+    return value as T;
+  };
+}
+
+/** normalizeDestinationHost, memoized (SNI and Host values repeat on every request of a connection). */
+export const normalizedHost = memoized(normalizeDestinationHost);
+
 export interface Destination {
   /** Normalized (lowercase, punycode, no trailing dot, IPv6 without brackets). */
   host: string;
@@ -31,26 +52,34 @@ export function parseAbsoluteTarget(url: string, scheme: 'http' | 'https'): Abso
   if (!match || match[1]!.toLowerCase() !== scheme) return null;
   const authority = match[2]!;
   if (authority === '' || authority.includes('@')) return null;
+  const parsed = (scheme === 'http' ? httpAuthority : httpsAuthority)(authority);
+  if (!parsed) return null;
+  const rest = match[3]!;
+  const path = rest === '' ? '/' : rest.startsWith('/') ? rest : `/${rest}`;
+  return { host: parsed.host, port: parsed.port, path };
+}
+
+function parseAuthority(scheme: 'http' | 'https', authority: string): Destination | null {
   let parsed: URL;
   try {
     parsed = new URL(`${scheme}://${authority}/`);
   } catch {
     return null;
   }
-  const rest = match[3]!;
-  const path = rest === '' ? '/' : rest.startsWith('/') ? rest : `/${rest}`;
   const port = parsed.port === '' ? (scheme === 'http' ? 80 : 443) : Number(parsed.port);
-  return { host: normalizeDestinationHost(parsed.hostname), port, path };
+  return { host: normalizeDestinationHost(parsed.hostname), port };
 }
+const httpAuthority = memoized((authority) => parseAuthority('http', authority));
+const httpsAuthority = memoized((authority) => parseAuthority('https', authority));
 
 /** Host header value without its port, normalized; null when unparseable. */
-export function hostHeaderHost(value: string): string | null {
+export const hostHeaderHost = memoized((value: string): string | null => {
   try {
     return normalizeDestinationHost(new URL(`http://${value.trim()}/`).hostname);
   } catch {
     return null;
   }
-}
+});
 
 /** Host as it goes in a URL: IPv6 literals in brackets. */
 export function hostForUrl(host: string): string {

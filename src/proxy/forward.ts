@@ -12,6 +12,7 @@ import { stripHopByHop, withoutHeader } from './hop-by-hop.js';
 import { replyError } from './replies.js';
 import { planResponseScrub, scrubNeedles } from './scrub.js';
 import { classifyUpstreamError } from './upstream-errors.js';
+import type { Replacer } from '../substitution/stream-replace.js';
 
 function hasBody(req: IncomingMessage): boolean {
   if (req.headers['transfer-encoding'] !== undefined) return true;
@@ -228,6 +229,8 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
   const needles = scrubNeedles(forward.scrub);
   /** Where body bytes go: `res` itself, or the first stage of the scrubbing pipeline. */
   let sink: Writable = res;
+  /** An identity body scrubbed in place: every chunk goes through it on its way to `res`. */
+  let inline: Replacer | null = null;
   /** The proxy already answered the client itself (a response it refused to relay). */
   let answered = false;
 
@@ -243,7 +246,7 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
       }
       headers = stripHopByHop(headers);
       if (needles) {
-        const plan = planResponseScrub({ rawHeaders: headers, needles, hasBody: !bodyless(req.method, statusCode) });
+        const plan = planResponseScrub({ rawHeaders: headers, needles, hasBody: !bodyless(req.method, statusCode), inline: true });
         if (plan.unscrubbable) {
           finished = true;
           answered = true;
@@ -253,6 +256,7 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
           return false;
         }
         headers = plan.rawHeaders;
+        if (plan.inline) inline = plan.inline;
         if (plan.body) {
           sink = plan.body;
           pipeline(plan.body, res).catch((error: unknown) => {
@@ -276,11 +280,21 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
       return true;
     },
     onData(chunk) {
+      if (inline) {
+        const out = inline.push(chunk);
+        return out === null ? !res.writableNeedDrain : res.write(out);
+      }
       return sink.write(chunk);
     },
     onComplete() {
       finished = true;
       engine.logger.info({ ...forward.log, status: res.statusCode, ...(needles ? { scrubbed: true } : {}) }, 'proxied');
+      if (inline) {
+        const rest = inline.end();
+        if (rest !== null) res.end(rest);
+        else res.end();
+        return;
+      }
       sink.end();
     },
     onError(error) {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP, type LookupFunction } from 'node:net';
 import { lookup as dnsLookup } from 'node:dns';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates } from 'node:tls';
 import { Agent } from 'undici';
 import type { ResolvedTimeouts } from './options.js';
 
@@ -34,7 +34,12 @@ export function pinnedLookup(pins: ReadonlyMap<string, string>): LookupFunction 
   };
 }
 
-/** One keep-alive Agent for every upstream; per-origin pools live inside it. */
+/**
+ * One keep-alive Agent for every upstream; per-origin pools live inside it. The trust store is built
+ * once (a SecureContext with every root parsed: ~20 ms of CPU) and shared by every upstream
+ * connection, instead of tls.connect building it again from `ca` for each new connection.
+ * Verification is unchanged: rejectUnauthorized and the default server identity check.
+ */
 export function createUpstreamAgent(options: {
   ca: string[];
   lookup: LookupFunction;
@@ -42,7 +47,7 @@ export function createUpstreamAgent(options: {
 }): Agent {
   return new Agent({
     connect: {
-      ca: options.ca,
+      secureContext: createSecureContext({ ca: options.ca }),
       lookup: options.lookup,
       noDelay: true,
       rejectUnauthorized: true,

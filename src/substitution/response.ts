@@ -16,6 +16,7 @@ import * as streams from 'node:stream';
 import type { Duplex, Transform } from 'node:stream';
 import { codecChain, parseContentEncoding } from './codecs.js';
 import { createScrubStream, scrubHeaders, type ScrubNeedles } from './scrub.js';
+import { Replacer } from './stream-replace.js';
 
 export interface ResponseScrubInput {
   /** Upstream response headers as latin1 strings, Node's rawHeaders shape. */
@@ -23,13 +24,20 @@ export interface ResponseScrubInput {
   needles: ScrubNeedles;
   /** False for HEAD requests and 1xx/204/304 answers: headers only. */
   hasBody: boolean;
+  /**
+   * An identity body is scrubbed by the caller with `plan.inline` (synchronous calls, no stream)
+   * instead of a Transform in `plan.body`. Encoded bodies still get `plan.body`.
+   */
+  inline?: boolean;
 }
 
 export interface ResponseScrubPlan {
   /** Headers to send to the client. */
   rawHeaders: string[];
-  /** Pipe the upstream body through this; null: forward the body as it is. */
+  /** Pipe the upstream body through this; null: forward the body as it is (or scrub it with `inline`). */
   body: Duplex | null;
+  /** With `input.inline`, an identity body: pass every chunk through this, then call end(). */
+  inline?: Replacer;
   /** The body has an unknown Content-Encoding and goes through unscrubbed. */
   unscrubbable: boolean;
 }
@@ -56,8 +64,12 @@ export function planResponseScrub(input: ResponseScrubInput): ResponseScrubPlan 
   if (!input.hasBody) return { rawHeaders: headers, body: null, unscrubbable: false };
   const codings = parseContentEncoding(headerValue(headers, 'content-encoding'));
   if (codings === null) return { rawHeaders: headers, body: null, unscrubbable: true };
+  if (codings.length === 0) {
+    const rawHeaders = removeHeaders(headers, ['content-length']);
+    if (input.inline) return { rawHeaders, body: null, inline: new Replacer(needles.matcher), unscrubbable: false };
+    return { rawHeaders, body: createScrubStream(needles), unscrubbable: false };
+  }
   const scrub = createScrubStream(needles);
-  if (codings.length === 0) return { rawHeaders: removeHeaders(headers, ['content-length']), body: scrub, unscrubbable: false };
   const { decoders } = codecChain(codings);
   // stream.compose exists since Node 16.9 (still marked experimental; @types/node 20 lacks it).
   const compose = (streams as unknown as { compose: (...parts: Transform[]) => Duplex }).compose;

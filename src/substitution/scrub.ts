@@ -165,8 +165,11 @@ export function scrubBuffer(body: Buffer, needles: ScrubNeedles): Buffer {
 export function scrubHeaders(rawHeaders: readonly string[], needles: ScrubNeedles): string[] {
   const out = rawHeaders.slice();
   if (needles.pairs.length === 0) return out;
+  const minLength = needles.matcher.minLength ?? 0;
   for (let i = 1; i < out.length; i += 2) {
     const value = out[i]!;
+    // latin1: one char per byte; a value shorter than every needle cannot contain one.
+    if (value.length < minLength) continue;
     const bytes = Buffer.from(value, 'latin1');
     const scrubbed = replaceAll(bytes, needles.matcher);
     if (scrubbed !== bytes) out[i] = scrubbed.toString('latin1');

@@ -20,6 +20,8 @@ export type MatchVisitor = (start: number, end: number, replacement: Buffer) => 
 export interface Matcher {
   /** Length of the longest possible match (>= 1). */
   readonly maxLength: number;
+  /** Optional: length of the shortest possible match (data shorter than this cannot contain one). */
+  readonly minLength?: number;
   /**
    * Calls `visit` for every match of `buf` in order (leftmost-longest, non-overlapping) whose
    * start is in [from, limit) and whose end is <= buf.length. The caller guarantees that every
@@ -44,8 +46,13 @@ export interface ReplacePair {
 export function needleMatcher(pairs: readonly ReplacePair[]): Matcher {
   const needles = pairs.filter((pair) => pair.from.length > 0);
   const maxLength = Math.max(1, ...needles.map((pair) => pair.from.length));
+  const minLength = needles.length === 0 ? Infinity : Math.min(...needles.map((pair) => pair.from.length));
+  /** firstBytes[b]: some needle starts with byte b (a match, or a held-back prefix, can only start there). */
+  const firstBytes = new Uint8Array(256);
+  for (const pair of needles) firstBytes[pair.from[0]!] = 1;
   return {
     maxLength,
+    minLength,
     forEachMatch(buf, from, limit, visit) {
       if (needles.length === 0) return;
       // next[i]: start of needle i's next occurrence at or after the scan position (-1: none left).
@@ -76,6 +83,7 @@ export function needleMatcher(pairs: readonly ReplacePair[]): Matcher {
     },
     pendingStart(buf, from) {
       for (let p = Math.max(from, buf.length - maxLength + 1); p < buf.length; p++) {
+        if (firstBytes[buf[p]!] === 0) continue;
         const rest = buf.length - p;
         for (const { from: needle } of needles) {
           // a complete (short) needle here is undecided too: a longer one may start at p
@@ -135,6 +143,8 @@ function toMatcher(spec: readonly ReplacePair[] | Matcher): Matcher {
  * `final`: no more data follows.
  */
 function processBuffer(matcher: Matcher, buf: Buffer, final: boolean): { pieces: Buffer[]; keepFrom: number } {
+  // The end of the data and too short to hold any match: nothing to find.
+  if (final && matcher.minLength !== undefined && buf.length < matcher.minLength) return { pieces: buf.length > 0 ? [buf] : [], keepFrom: buf.length };
   const limit = final ? buf.length : Math.max(0, buf.length - matcher.maxLength + 1);
   const pieces: Buffer[] = [];
   let copied = 0;
@@ -156,44 +166,70 @@ export function replaceAll(buf: Buffer, spec: readonly ReplacePair[] | Matcher):
   return Buffer.concat(pieces);
 }
 
-/** A Transform that replaces matches in a byte stream; see the module comment. */
-export class ReplaceStream extends Transform {
-  private readonly matcher: Matcher;
-  private pending: Buffer = Buffer.alloc(0);
+const EMPTY = Buffer.alloc(0);
 
-  constructor(spec: readonly ReplacePair[] | Matcher) {
-    super();
-    this.matcher = toMatcher(spec);
-  }
+/**
+ * The streaming replacement as plain synchronous calls (no stream machinery): `push` each chunk in
+ * order and send what it returns, then `end()` once. Same output as ReplaceStream, which uses it.
+ */
+export class Replacer {
+  private pending: Buffer = EMPTY;
+
+  constructor(private readonly matcher: Matcher) {}
 
   /** Bytes currently held back (always <= longest needle - 1). */
   get heldBackBytes(): number {
     return this.pending.length;
   }
 
-  override _transform(chunk: Buffer | string, encoding: BufferEncoding, callback: TransformCallback): void {
-    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
-    if (bytes.length === 0) return callback();
+  /** The decided output for everything pushed so far (null when nothing is decided yet). */
+  push(bytes: Buffer): Buffer | null {
+    if (bytes.length === 0) return null;
     const data = this.pending.length === 0 ? bytes : Buffer.concat([this.pending, bytes]);
     const { pieces, keepFrom } = processBuffer(this.matcher, data, false);
     // Copy the tail so a held-back slice does not pin a large chunk in memory.
-    this.pending = keepFrom < data.length ? Buffer.from(data.subarray(keepFrom)) : Buffer.alloc(0);
-    this.pushPieces(pieces);
+    this.pending = keepFrom < data.length ? Buffer.from(data.subarray(keepFrom)) : EMPTY;
+    return joinPieces(pieces);
+  }
+
+  /** The rest, at the end of the data (null when nothing is left). */
+  end(): Buffer | null {
+    if (this.pending.length === 0) return null;
+    const { pieces } = processBuffer(this.matcher, this.pending, true);
+    this.pending = EMPTY;
+    return joinPieces(pieces);
+  }
+}
+
+function joinPieces(pieces: Buffer[]): Buffer | null {
+  if (pieces.length === 0) return null;
+  return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+}
+
+/** A Transform that replaces matches in a byte stream; see the module comment. */
+export class ReplaceStream extends Transform {
+  private readonly replacer: Replacer;
+
+  constructor(spec: readonly ReplacePair[] | Matcher) {
+    super();
+    this.replacer = new Replacer(toMatcher(spec));
+  }
+
+  /** Bytes currently held back (always <= longest needle - 1). */
+  get heldBackBytes(): number {
+    return this.replacer.heldBackBytes;
+  }
+
+  override _transform(chunk: Buffer | string, encoding: BufferEncoding, callback: TransformCallback): void {
+    const out = this.replacer.push(typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk);
+    if (out !== null) this.push(out);
     callback();
   }
 
   override _flush(callback: TransformCallback): void {
-    if (this.pending.length > 0) {
-      const { pieces } = processBuffer(this.matcher, this.pending, true);
-      this.pending = Buffer.alloc(0);
-      this.pushPieces(pieces);
-    }
+    const out = this.replacer.end();
+    if (out !== null) this.push(out);
     callback();
-  }
-
-  private pushPieces(pieces: Buffer[]): void {
-    if (pieces.length === 0) return;
-    this.push(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces));
   }
 }
 
