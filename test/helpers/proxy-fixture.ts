@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { loadOrCreateCertificateAuthority } from '../../src/ca/authority.js';
 import type { CertificateAuthority } from '../../src/ca/types.js';
 import { LocalChangeFeed } from '../../src/events/local-feed.js';
@@ -16,7 +17,7 @@ import { createProxyServer, type ProxyServer } from '../../src/proxy/server.js';
 import type { ProxyOptions } from '../../src/proxy/options.js';
 import { MemoryResolver } from '../../src/resolver/memory.js';
 import type { ResolvedSecret, SandboxSecrets } from '../../src/resolver/types.js';
-import { createTestCa, startUpstream, type KeyAndCert, type TestCa, type TestUpstream } from './upstream.js';
+import { createTestCa, startUpstream, type KeyAndCert, type ReceivedRequest, type TestCa, type TestUpstream } from './upstream.js';
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -196,4 +197,34 @@ export function mountExtraSecrets(fixture: Fixture, extra: ResolvedSecret[]): vo
   fixture.sandbox = { ...fixture.sandbox, secrets: [...fixture.sandbox.secrets, ...extra] };
   fixture.resolver.set(fixture.sandbox);
   fixture.proxy.cache.invalidate({ kind: 'sandbox', orgId: fixture.sandbox.orgId, sandboxId: fixture.sandbox.sandboxId });
+}
+
+/**
+ * One fixture for a whole test file: started before the first test, and after the last one checked
+ * for logged values and closed. `onReady` hands it to the file's tests.
+ */
+export function withFixture(onReady: (fixture: Fixture) => void, overrides: Partial<ProxyOptions> = {}): void {
+  let fixture: Fixture | undefined;
+  beforeAll(async () => {
+    fixture = await startFixture(overrides);
+    onReady(fixture);
+  });
+  afterAll(async () => {
+    if (!fixture) return;
+    assertNoValueLogged(fixture);
+    await fixture.close();
+  });
+}
+
+/** The last request an upstream received (what the proxy forwarded). */
+export function lastReceived(upstream: TestUpstream): ReceivedRequest {
+  const last = upstream.received.at(-1);
+  if (!last) throw new Error('upstream saw nothing');
+  return last;
+}
+
+/** One header as the upstream saw it (repeated headers joined). */
+export function headerValue(seen: ReceivedRequest, name: string): string | undefined {
+  const value = seen.headers[name.toLowerCase()];
+  return Array.isArray(value) ? value.join(', ') : value;
 }

@@ -5,24 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { curl } from '../helpers/proxy-clients.js';
-import { assertNoValueLogged, startFixture, VALUES, type Fixture } from '../helpers/proxy-fixture.js';
+import { lastReceived, VALUES, withFixture, type Fixture } from '../helpers/proxy-fixture.js';
 import type { ReceivedRequest } from '../helpers/upstream.js';
 
 let fx: Fixture;
+withFixture((fixture) => (fx = fixture));
 
-beforeAll(async () => {
-  fx = await startFixture();
-});
-afterAll(async () => {
-  assertNoValueLogged(fx);
-  await fx.close();
-});
-
-function lastSeen(): ReceivedRequest {
-  const last = fx.https.received.at(-1);
-  if (!last) throw new Error('upstream saw nothing');
-  return last;
-}
+const lastSeen = (): ReceivedRequest => lastReceived(fx.https);
 
 const basic = (credentials: string) => `Basic ${Buffer.from(credentials).toString('base64')}`;
 

@@ -5,29 +5,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProxyAgent, request } from 'undici';
 import { curl, pythonGet } from '../helpers/proxy-clients.js';
-import { assertNoValueLogged, startFixture, VALUES, type Fixture } from '../helpers/proxy-fixture.js';
+import { headerValue, lastReceived, VALUES, withFixture, type Fixture } from '../helpers/proxy-fixture.js';
 import type { ReceivedRequest } from '../helpers/upstream.js';
 
 let fx: Fixture;
+withFixture((fixture) => (fx = fixture));
 
-beforeAll(async () => {
-  fx = await startFixture();
-});
-afterAll(async () => {
-  assertNoValueLogged(fx);
-  await fx.close();
-});
+const lastSeen = (): ReceivedRequest => lastReceived(fx.http);
 
-function lastSeen(): ReceivedRequest {
-  const last = fx.http.received.at(-1);
-  if (!last) throw new Error('upstream saw nothing');
-  return last;
-}
-
-function header(seen: ReceivedRequest, name: string): string | undefined {
-  const value = seen.headers[name.toLowerCase()];
-  return Array.isArray(value) ? value.join(', ') : value;
-}
+const header = headerValue;
 
 /** curl -x http://ID:TOKEN@proxy to http://<host>:<upstream port><path> with one header. */
 async function viaCurl(host: string, path: string, headerLine: string, extra: string[] = []) {

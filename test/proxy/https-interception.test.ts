@@ -4,29 +4,15 @@ import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProxyAgent, request } from 'undici';
 import { curl, pythonGet, pythonRequestsGet } from '../helpers/proxy-clients.js';
-import { assertNoValueLogged, startFixture, VALUES, type Fixture } from '../helpers/proxy-fixture.js';
+import { headerValue, lastReceived, VALUES, withFixture, type Fixture } from '../helpers/proxy-fixture.js';
 import type { ReceivedRequest } from '../helpers/upstream.js';
 
 let fx: Fixture;
+withFixture((fixture) => (fx = fixture));
 
-beforeAll(async () => {
-  fx = await startFixture();
-});
-afterAll(async () => {
-  assertNoValueLogged(fx);
-  await fx.close();
-});
+const lastSeen = (): ReceivedRequest => lastReceived(fx.https);
 
-function lastSeen(): ReceivedRequest {
-  const last = fx.https.received.at(-1);
-  if (!last) throw new Error('upstream saw nothing');
-  return last;
-}
-
-function header(seen: ReceivedRequest, name: string): string | undefined {
-  const value = seen.headers[name.toLowerCase()];
-  return Array.isArray(value) ? value.join(', ') : value;
-}
+const header = headerValue;
 
 function proxyArgs(): string[] {
   return ['-x', `http://${fx.userinfo}@127.0.0.1:${fx.proxyPort}`, '--cacert', fx.veilCa.certFile];

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { curl } from '../helpers/proxy-clients.js';
-import { assertNoValueLogged, makePlaceholder, mountExtraSecrets, startFixture, VALUES, type Fixture } from '../helpers/proxy-fixture.js';
+import { assertNoValueLogged, lastReceived, makePlaceholder, mountExtraSecrets, startFixture, VALUES, type Fixture } from '../helpers/proxy-fixture.js';
 import type { ReceivedRequest } from '../helpers/upstream.js';
 
 let fx: Fixture;
@@ -24,11 +24,7 @@ afterAll(async () => {
   await fx.close();
 });
 
-function lastSeen(): ReceivedRequest {
-  const last = fx.https.received.at(-1);
-  if (!last) throw new Error('upstream saw nothing');
-  return last;
-}
+const lastSeen = (): ReceivedRequest => lastReceived(fx.https);
 
 function viaCurl(path: string, args: string[]) {
   return curl(`https://api.example.com:${fx.https.port}${path}`, ['-x', `http://${fx.userinfo}@127.0.0.1:${fx.proxyPort}`, '--cacert', fx.veilCa.certFile, ...args]);
