@@ -1,3 +1,4 @@
+import type { SecureContext } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { Logger } from '../log/logger.js';
 import type { Agent } from 'undici';
@@ -17,8 +18,8 @@ export interface TunnelContext {
 export interface Engine {
   cache: MappingCache;
   agent: Agent;
-  /** Roots trusted for upstream TLS (raw upstream connections: Upgrade requests). */
-  upstreamCa: string[];
+  /** Roots trusted for upstream TLS, parsed once (the undici agent and Upgrade connections share it). */
+  upstreamTls: SecureContext;
   ca: CertificateAuthority;
   logger: Logger;
   timeouts: ResolvedTimeouts;

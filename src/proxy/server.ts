@@ -31,12 +31,12 @@ export function createProxyServer(options: ProxyOptions): ProxyServer {
   const timeouts = resolveTimeouts(options.timeouts);
   const pins = options.resolve ?? new Map<string, string>();
   const cache = new MappingCache(options.resolver, options.feed, options.cache);
-  const upstreamCa = upstreamTrust(options.upstreamCaFile);
-  const agent = createUpstreamAgent({ ca: upstreamCa, lookup: pinnedLookup(pins), timeouts });
+  const upstreamTls = upstreamTrust(options.upstreamCaFile);
+  const agent = createUpstreamAgent({ trust: upstreamTls, lookup: pinnedLookup(pins), timeouts });
   const engine: Engine = {
     cache,
     agent,
-    upstreamCa,
+    upstreamTls,
     ca: options.ca,
     logger: options.logger,
     timeouts,

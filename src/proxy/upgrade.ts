@@ -9,7 +9,8 @@
  *   head and body scrubbed when a value went upstream, then the client connection is closed.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { request as httpsRequest, type RequestOptions } from 'node:https';
+import type { ConnectionOptions } from 'node:tls';
 import { isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -56,14 +57,17 @@ export async function handleUpgrade(engine: Engine, req: IncomingMessage, socket
     lookup: pinnedLookup(engine.pins),
     timeout: engine.timeouts.upstreamConnectMs,
   };
+  // With `agent: false` https.request hands these to tls.connect, which takes `secureContext` (its
+  // RequestOptions type does not list it): the shared trust store, verification on.
+  const tlsRequestOptions: RequestOptions & Pick<ConnectionOptions, 'secureContext'> = {
+    ...options,
+    secureContext: engine.upstreamTls,
+    rejectUnauthorized: true,
+    ...(isIP(admitted.host) === 0 ? { servername: admitted.host } : {}),
+  };
   const upstreamRequest =
     admitted.scheme === 'https'
-      ? httpsRequest({
-          ...options,
-          ca: engine.upstreamCa,
-          rejectUnauthorized: true,
-          ...(isIP(admitted.host) === 0 ? { servername: admitted.host } : {}),
-        })
+      ? httpsRequest(tlsRequestOptions)
       : httpRequest(options);
   let answered = false;
   const abandon = () => upstreamRequest.destroy();

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertNoValueLogged, startFixture, TEST_HOSTNAMES, VALUES, type Fixture } from '../helpers/proxy-fixture.js';
-import { deadPort } from '../helpers/upstream.js';
+import { createTestCa, deadPort } from '../helpers/upstream.js';
 import { nextMessages, startWsUpstream, wssThroughProxy, type WsUpstream } from '../helpers/ws-upstream.js';
 
 let fx: Fixture;
@@ -25,6 +25,30 @@ afterAll(async () => {
 });
 
 describe('WebSocket over CONNECT + TLS (ws client)', () => {
+  it('verifies the upstream certificate: an unknown CA gets 502 and never sees the handshake', async () => {
+    const stranger = await startWsUpstream(createTestCa('Unknown WebSocket CA').issue([...TEST_HOSTNAMES]));
+    try {
+      const client = await wssThroughProxy({
+        proxyPort: fx.proxyPort,
+        proxyUserinfo: fx.userinfo,
+        host: 'api.example.com',
+        port: stranger.port,
+        path: '/socket',
+        caPem: fx.veilCa.certPem,
+        headers: { Authorization: `Bearer ${fx.secrets.exact.placeholder}` },
+      });
+      const status = await new Promise<number>((resolve, reject) => {
+        client.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+        client.once('open', () => reject(new Error('the handshake went through to an untrusted upstream')));
+        client.once('error', reject);
+      });
+      expect(status).toBe(502);
+      expect(stranger.handshakes).toHaveLength(0);
+    } finally {
+      await stranger.close();
+    }
+  });
+
   it('substitutes in the handshake (header and query), then relays messages both ways', async () => {
     const placeholder = fx.secrets.exact.placeholder;
     const client = await wssThroughProxy({
