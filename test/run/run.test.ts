@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqliteRepository } from '../../src/store/sqlite.js';
+import { runOnTerminal } from '../helpers/pty.js';
 import {
   baseEnv,
   CLI,
@@ -398,38 +399,13 @@ describe('veil run: exit status, signals, cleanup', () => {
   });
 
   it('Ctrl-C on a terminal reaches the child once (not again through the relay), then the sandbox is deleted', async () => {
-    // python3's pty: veil run gets a real controlling terminal; \x03 makes the line discipline send
-    // SIGINT to the foreground process group (veil and the child).
-    const driver = String.raw`
-import os, pty, sys, time, select
-pid, fd = pty.fork()
-if pid == 0:
-    os.execvp(sys.argv[1], sys.argv[1:])
-out = b''
-sent = False
-deadline = time.time() + 60
-while time.time() < deadline:
-    ready, _, _ = select.select([fd], [], [], 0.2)
-    if ready:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    if not sent and b'ready' in out:
-        os.write(fd, b'')
-        sent = True
-_, status = os.waitpid(pid, 0)
-sys.stdout.write(out.decode('utf8', 'replace'))
-sys.exit(os.waitstatus_to_exitcode(status))
-`;
+    // A real controlling terminal: Ctrl-C (\x03) makes the line discipline send SIGINT to the
+    // foreground process group (veil and the child).
     // The child counts SIGINTs for a while after the first one, then reports and exits 0.
     const child = 'let n = 0; process.on("SIGINT", () => { if (n++ === 0) setTimeout(() => { console.log("sigints=" + n); process.exit(0); }, 1500); }); setInterval(() => {}, 1000); console.log("ready")';
     const before = await sandboxCount();
-    const result = await runProgram('python3', ['-c', driver, process.execPath, CLI, 'run', '--secret', 'K=OPENAI', '--', 'node', '-e', child], { env });
-    expect(result.stdout).toContain('sigints=1');
+    const result = await runOnTerminal([process.execPath, CLI, 'run', '--secret', 'K=OPENAI', '--', 'node', '-e', child], 'ready', '\x03', env);
+    expect(result.output).toContain('sigints=1');
     expect(result.code).toBe(0);
     expect(await sandboxCount()).toBe(before);
   });
