@@ -19,7 +19,6 @@ import {
   makeBareRepo,
   makeUpstreamPki,
   runCli,
-  runProgram,
   startGitServer,
   startUpstream,
   type CliResult,
