@@ -2,13 +2,11 @@
  * Helpers for the distributed tests: `veil serve --no-proxy` replicas on one PostgreSQL schema and
  * stand-alone `veil proxy` processes, all real child processes on 127.0.0.1.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { assertBuilt, CLI_PATH, cleanEnv } from '../helpers/cli.js';
 import { startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { spawnVeil } from '../helpers/veil-process.js';
 import { TEST_DATABASE_URL } from '../store/pg-test-db.js';
 
 export const ADMIN_KEY = `veil-distributed-admin-${randomBytes(16).toString('hex')}`;
@@ -56,11 +54,6 @@ export interface ProxyProcess {
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-const running = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
-
 export interface ProxyProcessOptions {
   args: string[];
   env?: Record<string, string | undefined>;
@@ -70,62 +63,23 @@ export interface ProxyProcessOptions {
 
 /** `veil proxy ...` as a child process; resolves at its JSON "ready" line. */
 export async function startProxyProcess(options: ProxyProcessOptions): Promise<ProxyProcess> {
-  assertBuilt();
   const caDir = options.caDir ?? join(makeTempDir('veil-proxy-ca-').path, 'certs');
-  const child = spawn(process.execPath, [CLI_PATH, 'proxy', ...options.args], {
-    env: cleanEnv({ VEIL_CA_DIR: caDir, ...options.env }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  running.add(child);
-  const stdoutLines: string[] = [];
-  const parsed: Record<string, unknown>[] = [];
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('exit', (code, signal) => {
-      running.delete(child);
-      resolve({ code, signal });
-    });
-  });
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    stdoutLines.push(line);
-    try {
-      parsed.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      // not JSON
-    }
-  });
-  const waitForLine = async (match: (line: Record<string, unknown>) => boolean, timeoutMs = 30_000) => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = parsed.find(match);
-      if (found) return found;
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`veil proxy exited\nstdout:\n${stdoutLines.join('\n')}\nstderr:\n${stderr}`);
-      if (Date.now() > deadline) throw new Error(`no matching log line within ${timeoutMs} ms\nstdout:\n${stdoutLines.join('\n')}\nstderr:\n${stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  };
+  const veil = spawnVeil(['proxy', ...options.args], { VEIL_CA_DIR: caDir, ...options.env });
   let ready: Record<string, unknown>;
   try {
-    ready = await waitForLine((line) => line.msg === 'ready' && typeof line.proxyUrl === 'string', 60_000);
+    ready = await veil.waitForLine((line) => line.msg === 'ready' && typeof line.proxyUrl === 'string', 60_000);
   } catch (error) {
-    child.kill('SIGKILL');
+    await veil.stop('SIGKILL');
     throw error;
   }
   return {
     proxyUrl: String(ready.proxyUrl),
     ready,
     caCertFile: String(ready.caCertFile ?? join(caDir, 'ca.pem')),
-    stdoutLines,
-    stderr: () => stderr,
-    waitForLine,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      const result = await exited;
-      clearTimeout(killer);
-      return result;
-    },
+    stdoutLines: veil.stdoutLines,
+    stderr: veil.stderr,
+    waitForLine: veil.waitForLine,
+    stop: () => veil.stop(),
   };
 }
 
