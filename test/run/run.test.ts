@@ -138,40 +138,17 @@ describe('veil run: every client gets the value substituted on the allowed host'
     expectSubstituted(result, '/v1/wget');
   });
 
-  it('python3 urllib', async () => {
-    const result = await runClient(['python3', join(CLIENTS, 'urllib_client.py')], '/v1/urllib');
+  it.each([
+    ['python3 urllib', ['python3', 'urllib_client.py'], '/v1/urllib'],
+    ['python3 requests', ['python3', 'requests_client.py'], '/v1/requests'],
+    ["Node's built-in fetch (through the NODE_OPTIONS preload)", ['node', 'fetch_client.mjs'], '/v1/fetch'],
+    ['undici', ['node', 'undici_client.mjs'], '/v1/undici'],
+    ['axios', ['node', 'axios_client.mjs'], '/v1/axios'],
+    ['node:https with the global agent (through the preload)', ['node', 'https_client.mjs'], '/v1/node-https'],
+  ] as const)('%s', async (_client, [runtime, script], path) => {
+    const result = await runClient([runtime, join(CLIENTS, script)], path);
     expect(result.stderr).toBe('');
-    expectSubstituted(result, '/v1/urllib');
-  });
-
-  it('python3 requests', async () => {
-    const result = await runClient(['python3', join(CLIENTS, 'requests_client.py')], '/v1/requests');
-    expect(result.stderr).toBe('');
-    expectSubstituted(result, '/v1/requests');
-  });
-
-  it("Node's built-in fetch (through the NODE_OPTIONS preload)", async () => {
-    const result = await runClient(['node', join(CLIENTS, 'fetch_client.mjs')], '/v1/fetch');
-    expect(result.stderr).toBe('');
-    expectSubstituted(result, '/v1/fetch');
-  });
-
-  it('undici', async () => {
-    const result = await runClient(['node', join(CLIENTS, 'undici_client.mjs')], '/v1/undici');
-    expect(result.stderr).toBe('');
-    expectSubstituted(result, '/v1/undici');
-  });
-
-  it('axios', async () => {
-    const result = await runClient(['node', join(CLIENTS, 'axios_client.mjs')], '/v1/axios');
-    expect(result.stderr).toBe('');
-    expectSubstituted(result, '/v1/axios');
-  });
-
-  it('node:https with the global agent (through the preload)', async () => {
-    const result = await runClient(['node', join(CLIENTS, 'https_client.mjs')], '/v1/node-https');
-    expect(result.stderr).toBe('');
-    expectSubstituted(result, '/v1/node-https');
+    expectSubstituted(result, path);
   });
 
   it.skipIf(spawnSync('java', ['-version']).status !== 0)("Java's HttpClient (java Client.java)", async () => {
