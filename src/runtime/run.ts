@@ -27,7 +27,8 @@ import { RELAYED_SIGNALS, exitCodeForSignal, runChild } from './child-process.js
 import { openLocalVeil, requireLocalData, stderrLogger } from './local.js';
 import { nodePreloadPath } from './preload-path.js';
 import { writeWgetrc } from './wgetrc.js';
-import { loadCa, startSidecarProxy } from './sidecar.js';
+import { startSidecarProxy } from './sidecar.js';
+import { loadOrCreateCertificateAuthority } from '../ca/index.js';
 
 /** What the create reply of a control plane may add beyond Daytona's shape (proposed extension). */
 interface CreateReplyExtras {
@@ -141,7 +142,7 @@ async function createLocalSandbox(options: RunOptions, logger: Logger, stderr: N
     }
   };
   try {
-    const ca = await loadCa(config, logger);
+    const ca = await loadOrCreateCertificateAuthority(config.ca, { logger });
     const created = await local.plane.services.sandboxes.create(local.orgId, {
       ...(options.sandboxName ? { name: options.sandboxName } : {}),
       secrets: toMountList(options.mounts),

@@ -1,25 +1,14 @@
 /**
  * The in-process proxy of local-mode `veil run`: sidecar mode for one sandbox (no credentials in the
- * child's env), on a free 127.0.0.1 port, over the same store as the control plane.
+ * child's env), on a free 127.0.0.1 port, over the same store as the control plane. Every other
+ * proxy setting comes from the config exactly as `veil serve` reads it.
  */
-import { loadOrCreateCertificateAuthority, type LocalCertificateAuthority } from '../ca/index.js';
+import type { CertificateAuthority } from '../ca/types.js';
 import type { VeilConfig } from '../config/index.js';
-import type { ResolveEntry } from '../config/parse.js';
-import { normalizeDestinationHost } from '../hosts/hosts.js';
 import type { Logger } from '../log/logger.js';
+import { proxyOptionsFromConfig } from '../app/proxy-options.js';
 import { startProxy } from '../proxy/index.js';
 import type { LocalVeil } from './local.js';
-
-/** VEIL_RESOLVE entries -> the proxy's pins (host -> IP). The proxy pins per host, for every port. */
-export function pinsFromConfig(entries: readonly ResolveEntry[]): Map<string, string> {
-  const pins = new Map<string, string>();
-  for (const entry of entries) pins.set(normalizeDestinationHost(entry.host), entry.address);
-  return pins;
-}
-
-export async function loadCa(config: VeilConfig, logger: Logger): Promise<LocalCertificateAuthority> {
-  return loadOrCreateCertificateAuthority(config.ca, { logger });
-}
 
 export interface Sidecar {
   host: string;
@@ -30,7 +19,7 @@ export interface Sidecar {
 export async function startSidecarProxy(options: {
   local: LocalVeil;
   config: VeilConfig;
-  ca: LocalCertificateAuthority;
+  ca: CertificateAuthority;
   sandboxId: string;
   logger: Logger;
 }): Promise<Sidecar> {
@@ -40,11 +29,8 @@ export async function startSidecarProxy(options: {
     feed: local.plane.feed,
     ca: options.ca,
     logger: options.logger,
+    ...proxyOptionsFromConfig(config),
     sandboxId: options.sandboxId,
-    disallowed: config.disallowed,
-    allowUnrestrictedSecrets: config.allowUnrestrictedSecrets,
-    ...(config.upstreamCaFile ? { upstreamCaFile: config.upstreamCaFile } : {}),
-    resolve: pinsFromConfig(config.resolve),
     host: '127.0.0.1',
     port: 0,
   });

@@ -228,6 +228,27 @@ describe('veil run: what the child sees and where values go', () => {
     expect(api.requests.length).toBe(before);
   });
 
+  it("honours the proxy settings veil serve reads (here VEIL_PROXY_BODY_MAX_BYTES: 413, nothing forwarded)", async () => {
+    const created = await veil(['secrets', 'create', 'OAUTH_BODY', '--host', API_HOST, '--location', 'body'], {}, 'client-secret-for-the-body');
+    expect(created.code, created.stderr).toBe(0);
+    const before = api.requests.length;
+    const result = await veil(
+      [
+        'run',
+        '--secret',
+        'CLIENT_SECRET=OAUTH_BODY',
+        '--',
+        'sh',
+        '-c',
+        `pad=$(head -c 4096 /dev/zero | tr '\\0' x); curl -sS -o /dev/null -w '%{http_code}' -H 'Content-Type: application/x-www-form-urlencoded' --data-binary "client_secret=$CLIENT_SECRET&pad=$pad" https://${API_HOST}:${api.port}/too-big`,
+      ],
+      { VEIL_PROXY_BODY_MAX_BYTES: '1KiB' },
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe('413');
+    expect(api.requests.length).toBe(before);
+  });
+
   it("the child's env holds placeholders, proxy and trust settings, and no VEIL_* variable or value", async () => {
     const result = await veil(['run', '--secret', 'OPENAI_API_KEY=OPENAI', '--', 'node', '-e', 'process.stdout.write(JSON.stringify(process.env))'], {
       VEIL_API_KEY: '',
