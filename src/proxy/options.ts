@@ -39,7 +39,7 @@ export interface ProxyOptions {
   allowUnrestrictedSecrets?: boolean;
   /** Extra PEM bundle trusted for upstream TLS, in addition to the system roots. Verification is always on. */
   upstreamCaFile?: string;
-  /** Pins: normalized host -> IP (see parseResolveSpec). */
+  /** Pins: normalized host -> IP (see pinsFromEntries). */
   resolve?: Map<string, string>;
   /** CONNECT whose first bytes are not TLS: raw tunnel (no substitution) or refuse. */
   nonTlsConnect?: 'tunnel' | 'deny';

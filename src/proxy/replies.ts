@@ -21,12 +21,6 @@ export function replyError(res: ServerResponse, status: number, message: string,
   res.end(body);
 }
 
-export function replyProxyAuthRequired(res: ServerResponse): void {
-  replyError(res, 407, 'proxy authentication required (Basic sandboxId:proxyToken)', {
-    'proxy-authenticate': PROXY_AUTHENTICATE,
-  });
-}
-
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
   403: 'Forbidden',

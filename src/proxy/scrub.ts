@@ -4,7 +4,7 @@
  * that was rewritten, its candidates (streamed bodies) or its substituted secrets (buffered ones).
  */
 import type { ResolvedSecret } from '../resolver/types.js';
-import { buildScrubNeedles, scrubHeaders, type ScrubNeedles } from '../substitution/scrub.js';
+import { buildScrubNeedles, type ScrubNeedles } from '../substitution/scrub.js';
 
 export type { ScrubNeedles } from '../substitution/scrub.js';
 export { planResponseScrub } from '../substitution/response.js';
@@ -36,12 +36,4 @@ export function scrubNeedles(secrets: readonly ResolvedSecret[]): ScrubNeedles |
     lists.push({ secrets: secrets.slice(), needles });
   }
   return needles.pairs.length === 0 ? null : needles;
-}
-
-/** Scrubs a latin1 string (the head of an upgrade response). */
-export function scrubHead(text: string, secrets: readonly ResolvedSecret[]): string {
-  const needles = scrubNeedles(secrets);
-  if (!needles) return text;
-  // scrubHeaders scrubs every odd entry: one pseudo header carrying the whole text.
-  return scrubHeaders(['head', text], needles)[1]!;
 }

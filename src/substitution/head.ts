@@ -18,7 +18,6 @@ import { rewriteBasicAuthorization } from './basic.js';
 import { rewriteHeaderText, rewriteTarget, SubstitutionReport, type HeadContext } from './parts.js';
 import type { HeadRewriteInput, HeadRewriteResult } from './types.js';
 
-export { SubstitutionReport } from './parts.js';
 
 export function rewriteRequestHead(input: HeadRewriteInput): HeadRewriteResult {
   const report = new SubstitutionReport();
