@@ -35,11 +35,10 @@ import { installErrorHandlers } from './errors.js';
 import { registerEventRoutes } from './events.js';
 import { requestSerializer } from './log-safety.js';
 import { sandboxProxyEnv } from '../runtime/sandbox-template.js';
+import { ORG_ID_HEADER, PROXY_TOKEN_HASH_HEADER } from '../resolver/types.js';
 
 export const BODY_LIMIT = 256 * 1024;
-export const PROXY_TOKEN_HASH_HEADER = 'x-veil-proxy-token-sha256';
-/** The sandbox's org on `GET /sandbox/{id}/secrets`: a remote proxy matches secret change events by it. */
-export const ORG_ID_HEADER = 'x-veil-org-id';
+export { ORG_ID_HEADER, PROXY_TOKEN_HASH_HEADER };
 
 export interface ApiDeps {
   repository: Repository;

@@ -144,7 +144,6 @@ export function parseDatabaseUrl(setting: string, input: string): string {
   return input;
 }
 
-/** http(s) base URL of a Veil control plane; a trailing slash is dropped. */
 /** A proxy address as clients write it: `http://host:port`, no credentials, no path. */
 export function parseProxyUrl(setting: string, input: string): string {
   const problem = `${setting}: expected http://host:port, got ${show(input)}`;
@@ -160,6 +159,7 @@ export function parseProxyUrl(setting: string, input: string): string {
   return `http://${url.host}`;
 }
 
+/** http(s) base URL of a Veil control plane; a trailing slash is dropped. */
 export function parseHttpUrl(setting: string, input: string): string {
   let url: URL;
   try {

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { constantTimeEqual, sha256Hex } from '../crypto/tokens.js';
 
 export interface ProxyCredentials {
   sandboxId: string;
@@ -16,16 +16,9 @@ export function parseProxyAuthorization(header: string | string[] | undefined): 
   return { sandboxId: decoded.slice(0, colon), token: decoded.slice(colon + 1) };
 }
 
-/** sha256(token) compared with the stored hex hash in constant time (both sides fixed length). */
+/** sha256(token) compared with the stored hex hash in constant time, as API keys are. */
 export function tokenMatchesHash(token: string, expectedSha256Hex: string): boolean {
-  const actual = createHash('sha256').update(token, 'utf8').digest();
-  const expected = Buffer.from(expectedSha256Hex, 'hex');
-  if (expected.length !== actual.length) {
-    // Still spend the comparison so a malformed stored hash looks like a wrong token.
-    timingSafeEqual(actual, actual);
-    return false;
-  }
-  return timingSafeEqual(actual, expected);
+  return constantTimeEqual(sha256Hex(token), expectedSha256Hex.toLowerCase());
 }
 
 export const PROXY_AUTHENTICATE = 'Basic realm="veil"';

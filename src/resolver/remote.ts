@@ -12,10 +12,8 @@ import { isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { SecretLocation } from '../store/types.js';
-import type { ResolvedSecret, SandboxSecrets, SecretResolver } from './types.js';
+import { ORG_ID_HEADER, PROXY_TOKEN_HASH_HEADER, type ResolvedSecret, type SandboxSecrets, type SecretResolver } from './types.js';
 
-export const PROXY_TOKEN_HASH_HEADER = 'x-veil-proxy-token-sha256';
-export const ORG_ID_HEADER = 'x-veil-org-id';
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class ControlPlaneUrlError extends Error {

@@ -1,5 +1,12 @@
 import type { SecretLocation } from '../store/types.js';
 
+/**
+ * `GET /sandbox/{id}/secrets` keeps Daytona's body shape; what a remote proxy needs besides travels
+ * in these response headers: the sandbox's proxy token hash and its org (to match change events).
+ */
+export const PROXY_TOKEN_HASH_HEADER = 'x-veil-proxy-token-sha256';
+export const ORG_ID_HEADER = 'x-veil-org-id';
+
 /** One secret as the proxy needs it: a decrypted value, its placeholder and where it may go. */
 export interface ResolvedSecret {
   secretId: string;

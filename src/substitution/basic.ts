@@ -15,6 +15,7 @@
 import type { ResolvedSecret } from '../resolver/types.js';
 import { secretHeaderForm } from './encode.js';
 import { rewriteHeaderText, type HeadContext } from './parts.js';
+import { PLACEHOLDER_PREFIX } from '../crypto/tokens.js';
 
 const BASIC = /^([Bb][Aa][Ss][Ii][Cc])([ \t]+)([A-Za-z0-9+/_-]+=*)([ \t]*)$/;
 
@@ -29,7 +30,7 @@ export function rewriteBasicAuthorization(headerValue: string, ctx: HeadContext)
   if (!match) return headerValue;
   const [, scheme, space, token, trailing] = match as unknown as [string, string, string, string, string];
   const decoded = Buffer.from(token, 'base64').toString('latin1');
-  if (!decoded.includes('veil_')) return headerValue;
+  if (!decoded.includes(PLACEHOLDER_PREFIX)) return headerValue;
   const colon = decoded.indexOf(':');
   const user = colon === -1 ? decoded : decoded.slice(0, colon);
   const rest = colon === -1 ? '' : decoded.slice(colon);

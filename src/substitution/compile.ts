@@ -8,18 +8,15 @@
 import type { ResolvedSecret } from '../resolver/types.js';
 import { hostAllowed, normalizeHostPattern } from '../hosts/hosts.js';
 import { DEFAULT_LOCATIONS, type SecretLocation } from '../store/types.js';
+import { PLACEHOLDER_LENGTH, PLACEHOLDER_PATTERN } from '../crypto/tokens.js';
 import type { CompiledSecrets } from './types.js';
 
-export const PLACEHOLDER_PREFIX = 'veil_';
-/** Number of [A-Za-z0-9] chars after the prefix. */
-export const PLACEHOLDER_BODY_LENGTH = 32;
-export const PLACEHOLDER_LENGTH = PLACEHOLDER_PREFIX.length + PLACEHOLDER_BODY_LENGTH; // 37
-
-const PLACEHOLDER_RE = /^veil_[A-Za-z0-9]{32}$/;
+// The placeholder's shape is defined once, where placeholders are generated.
+export { PLACEHOLDER_BODY_LENGTH, PLACEHOLDER_LENGTH, PLACEHOLDER_PREFIX } from '../crypto/tokens.js';
 
 /** Is `text` exactly a placeholder (shape only, not whether any secret has it)? */
 export function isPlaceholder(text: string): boolean {
-  return text.length === PLACEHOLDER_LENGTH && PLACEHOLDER_RE.test(text);
+  return text.length === PLACEHOLDER_LENGTH && PLACEHOLDER_PATTERN.test(text);
 }
 
 /** Is the char code one of [A-Za-z0-9]? */
