@@ -16,43 +16,18 @@
  *   is disabled by default (jdk.http.auth.tunneling.disabledSchemes): Java clients work with a
  *   sidecar proxy (no credentials) but not with a shared proxy that requires them.
  */
+import { reservedEnvNameProblem } from '../service/validation.js';
 
 /** Loopback stays direct: a child talking to a local service must not loop through the proxy. */
 export const LOOPBACK_NO_PROXY = ['localhost', '127.0.0.1', '::1'] as const;
 const JAVA_NON_PROXY_HOSTS = 'localhost|127.*|[::1]';
-
-/** Env var names Veil sets itself; a secret may not be mounted under one of them. */
-export const RESERVED_ENV_NAMES = new Set([
-  'HTTP_PROXY',
-  'HTTPS_PROXY',
-  'http_proxy',
-  'https_proxy',
-  'NO_PROXY',
-  'no_proxy',
-  'NODE_OPTIONS',
-  'NODE_USE_ENV_PROXY',
-  'JAVA_TOOL_OPTIONS',
-  'SSL_CERT_FILE',
-  'REQUESTS_CA_BUNDLE',
-  'CURL_CA_BUNDLE',
-  'NODE_EXTRA_CA_CERTS',
-  'GIT_SSL_CAINFO',
-  'PIP_CERT',
-  'AWS_CA_BUNDLE',
-  'DENO_CERT',
-  'CARGO_HTTP_CAINFO',
-  'WGETRC',
-  'PATH',
-]);
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Why `name` cannot carry a mounted secret, or null when it can. */
 export function invalidMountEnvName(name: string): string | null {
   if (!ENV_NAME.test(name)) return `${JSON.stringify(name)} is not a valid environment variable name`;
-  if (RESERVED_ENV_NAMES.has(name)) return `${name} is set by Veil itself (proxy/trust settings) and cannot hold a secret`;
-  if (name.startsWith('VEIL_')) return `${name}: the VEIL_ prefix is reserved`;
-  return null;
+  return reservedEnvNameProblem(name);
 }
 
 export interface ProxyEndpoint {

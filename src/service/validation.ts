@@ -111,6 +111,37 @@ export function validateOptionalName(field: string, input: unknown, pattern: Reg
 }
 
 /** Mounts as Daytona sends them (`[{ENV: name}, ...]`) or as a plain `{ENV: name}` map. */
+/** Env var names Veil sets itself in a sandbox (proxy and trust settings); no secret may be mounted under one. */
+export const RESERVED_ENV_NAMES: ReadonlySet<string> = new Set([
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'http_proxy',
+  'https_proxy',
+  'NO_PROXY',
+  'no_proxy',
+  'NODE_OPTIONS',
+  'NODE_USE_ENV_PROXY',
+  'JAVA_TOOL_OPTIONS',
+  'SSL_CERT_FILE',
+  'REQUESTS_CA_BUNDLE',
+  'CURL_CA_BUNDLE',
+  'NODE_EXTRA_CA_CERTS',
+  'GIT_SSL_CAINFO',
+  'PIP_CERT',
+  'AWS_CA_BUNDLE',
+  'DENO_CERT',
+  'CARGO_HTTP_CAINFO',
+  'WGETRC',
+  'PATH',
+]);
+
+/** Why `name` may not carry a mounted secret because Veil owns it, or null. */
+export function reservedEnvNameProblem(name: string): string | null {
+  if (RESERVED_ENV_NAMES.has(name)) return `${name} is set by Veil itself (proxy/trust settings) and cannot hold a secret`;
+  if (name.startsWith('VEIL_')) return `${name}: the VEIL_ prefix is reserved`;
+  return null;
+}
+
 export function validateMountList(input: unknown): Array<{ env: string; secretName: string }> {
   if (input === undefined || input === null) return [];
   let pairs: Array<[string, unknown]>;
@@ -133,6 +164,8 @@ export function validateMountList(input: unknown): Array<{ env: string; secretNa
     if (env.length > ENV_NAME_MAX || !ENV_NAME_PATTERN.test(env)) {
       throw new BadRequestError(`secrets: env var ${quote(env)} must match ${ENV_NAME_PATTERN.source}`);
     }
+    const reserved = reservedEnvNameProblem(env);
+    if (reserved) throw new BadRequestError(`secrets: env var ${reserved}`);
     if (seen.has(env)) throw new BadRequestError(`secrets: env var ${quote(env)} is mounted more than once`);
     seen.add(env);
     if (typeof secretName !== 'string' || secretName === '') {

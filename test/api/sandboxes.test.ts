@@ -87,12 +87,14 @@ describe('sandboxes through @daytonaio/api-client', () => {
     expect((await proxy.sandboxes.resolveSandboxSecrets(created.id)).data).toEqual([]);
   });
 
-  it('mount validation: unknown secret, duplicate env, bad env name; a rejected request changes nothing', async () => {
+  it('mount validation: unknown secret, duplicate env, reserved or bad env name; a rejected request changes nothing', async () => {
     const created = (await api.sandboxes.createSandbox({ name: 'validate', secrets: [{ GH: 'GITHUB_TOKEN' }] })).data as any;
     events.length = 0;
     const cases: Array<[unknown, RegExp]> = [
       [{ secrets: [{ X: 'NOPE' }] }, /^secrets: env var "X" refers to unknown secret "NOPE"/],
       [{ secrets: [{ A: 'STRIPE' }, { A: 'GITHUB_TOKEN' }] }, /^secrets: env var "A" is mounted more than once/],
+      [{ secrets: [{ HTTPS_PROXY: 'STRIPE' }] }, /^secrets: env var HTTPS_PROXY is set by Veil itself/],
+      [{ secrets: [{ VEIL_API_KEY: 'STRIPE' }] }, /^secrets: env var VEIL_API_KEY: the VEIL_ prefix is reserved/],
       [{ secrets: [{ '1BAD': 'STRIPE' }] }, /^secrets: env var "1BAD" must match/],
       [{ secrets: [{ 'A-B': 'STRIPE' }] }, /^secrets: env var "A-B" must match/],
       [{ secrets: 'STRIPE' }, /^secrets must be an array/],
@@ -104,7 +106,7 @@ describe('sandboxes through @daytonaio/api-client', () => {
       expect(reply.status, JSON.stringify(body)).toBe(400);
       expect(reply.json.message).toMatch(message);
     }
-    for (const [body, message] of cases.slice(0, 4)) {
+    for (const [body, message] of cases.slice(0, 6)) {
       const reply = await raw(harness, 'POST', '/sandbox', { body: { name: 'never-created', ...(body as object) } });
       expect(reply.status).toBe(400);
       expect(reply.json.message).toMatch(message);
