@@ -38,11 +38,11 @@ import path from 'node:path';
 import { pipeline as pipelineCallback, Readable, Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ResolvedSecret } from '../resolver/types.js';
-import { allowedSecrets, secretAllowed } from './compile.js';
+import { allowedSecrets, PLACEHOLDER_LENGTH, secretAllowed } from './compile.js';
 import { codecChain, parseContentEncoding } from './codecs.js';
 import { percentEncode } from './encode.js';
 import { BodyDecodeError, BodySpillError, BodyTooLargeError } from './errors.js';
-import { createReplaceStream, placeholderMatcher } from './stream-replace.js';
+import { createReplaceStream, placeholderMatcher, Replacer, type Matcher } from './stream-replace.js';
 import type { CompiledSecrets } from './types.js';
 
 export type BodyValueForm = 'raw' | 'json' | 'form';
@@ -106,6 +106,11 @@ export interface BodyRewrite {
   disallowed: { name: string; where: 'body' }[];
   /** Every secret that may be substituted into this body. */
   candidates: ResolvedSecret[];
+  /**
+   * Buffered in memory: the whole rewritten body (the same bytes `body` yields). A caller may send
+   * this instead of reading `body` (then `body` is never created).
+   */
+  buffer: Buffer | null;
   /** Destroys the body and releases a temp file when the body will not be consumed. */
   dispose(): void;
 }
@@ -135,6 +140,7 @@ function passthrough(source: Readable, rawHeaders: readonly string[], contentLen
     substituted: [],
     disallowed: [],
     candidates: [],
+    buffer: null,
     dispose: () => {
       if (!source.readableEnded) source.destroy();
     },
@@ -181,6 +187,27 @@ export async function rewriteRequestBody(source: Readable, input: BodyRewriteInp
     }
     return value;
   });
+  if (!streaming && codings.length === 0 && maxRewrittenLength(contentLength!, candidates, form) <= Math.min(input.memoryLimit, input.hardCap)) {
+    // Fast path, same result as the pipeline below: an identity body that stays in memory whatever
+    // it contains (even every 37 bytes replaced by the longest value) is collected with plain
+    // 'data' listeners and a synchronous Replacer: no stream pipeline, no AbortController per request.
+    const buffer = await collectReplaced(source, matcher, input.signal);
+    let readable: Readable | null = null;
+    return {
+      mode: 'buffered',
+      get body() {
+        return (readable ??= Readable.from(buffer.length === 0 ? [] : [buffer], { objectMode: false }));
+      },
+      rawHeaders: withContentLength(rawHeaders, buffer.length),
+      contentLength: buffer.length,
+      spilled: false,
+      substituted,
+      disallowed,
+      candidates,
+      buffer,
+      dispose: () => readable?.destroy(),
+    };
+  }
   const { decoders, encoders } = codecChain(codings);
   const stages: (Transform | Readable)[] = [source, ...decoders, createReplaceStream(matcher), ...encoders];
   const codingName = codings.join(', ');
@@ -196,11 +223,12 @@ export async function rewriteRequestBody(source: Readable, input: BodyRewriteInp
       substituted,
       disallowed,
       candidates,
+      buffer: null,
       dispose: () => body.destroy(),
     };
   }
 
-  const sink = new SpillSink(input.memoryLimit, input.hardCap, input.tmpDir ?? os.tmpdir(), input.onSpill);
+  const sink = new SpillSink(input.memoryLimit, input.hardCap, input.tmpDir, input.onSpill);
   try {
     await pipeline([...stages, sink] as unknown as [Readable, Writable], input.signal ? { signal: input.signal } : {});
   } catch (error) {
@@ -219,8 +247,67 @@ export async function rewriteRequestBody(source: Readable, input: BodyRewriteInp
     substituted,
     disallowed,
     candidates,
+    buffer: null,
     dispose: () => body.destroy(),
   };
+}
+
+/** The most bytes an identity body of `length` bytes can become: every 37 bytes a placeholder replaced by the longest value. */
+function maxRewrittenLength(length: number, candidates: readonly ResolvedSecret[], form: BodyValueForm): number {
+  let longest = 0;
+  for (const secret of candidates) longest = Math.max(longest, bodyValueBytes(secret.value, form).length);
+  return length + Math.floor(length / PLACEHOLDER_LENGTH) * Math.max(0, longest - PLACEHOLDER_LENGTH);
+}
+
+/**
+ * Reads `source` to its end through a Replacer and returns the rewritten bytes. Fails like the
+ * stream pipeline would: on a source error, on a close before the end, on `signal` (the source is
+ * destroyed then).
+ */
+function collectReplaced(source: Readable, matcher: Matcher, signal: AbortSignal | undefined): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const replacer = new Replacer(matcher);
+    const pieces: Buffer[] = [];
+    let size = 0;
+    const cleanup = () => {
+      source.off('data', onData);
+      source.off('end', onEnd);
+      source.off('error', onError);
+      source.off('close', onClose);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const fail = (error: Error) => {
+      cleanup();
+      source.destroy();
+      reject(error);
+    };
+    const onData = (chunk: Buffer | string) => {
+      const out = replacer.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+      if (out !== null) {
+        pieces.push(out);
+        size += out.length;
+      }
+    };
+    const onEnd = () => {
+      cleanup();
+      const rest = replacer.end();
+      if (rest !== null) {
+        pieces.push(rest);
+        size += rest.length;
+      }
+      resolve(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, size));
+    };
+    const onError = (error: Error) => fail(error);
+    const onClose = () => fail(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    const onAbort = () => fail(Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' }));
+    if (signal?.aborted) return onAbort();
+    if (source.destroyed) return onClose();
+    source.on('data', onData);
+    source.once('end', onEnd);
+    source.once('error', onError);
+    source.once('close', onClose);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 function isZlibError(error: unknown): boolean {
@@ -241,7 +328,8 @@ class SpillSink extends Writable {
   constructor(
     private readonly memoryLimit: number,
     private readonly hardCap: number,
-    private readonly tmpDir: string,
+    /** Read only when spilling: os.tmpdir() reads the environment each call (costly per request). */
+    private readonly tmpDir: string | undefined,
     private readonly onSpill: ((filePath: string) => void) | undefined,
   ) {
     super();
@@ -276,7 +364,7 @@ class SpillSink extends Writable {
 
   private async spill(chunk: Buffer): Promise<void> {
     if (this.file === null) {
-      this.dir = await mkdtemp(path.join(this.tmpDir, 'veil-body-'));
+      this.dir = await mkdtemp(path.join(this.tmpDir ?? os.tmpdir(), 'veil-body-'));
       this.filePath = path.join(this.dir, 'body');
       this.file = await open(this.filePath, 'wx', 0o600);
       this.onSpill?.(this.filePath);
