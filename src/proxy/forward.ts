@@ -66,6 +66,7 @@ export async function handleRequest(engine: Engine, req: IncomingMessage, res: S
   }
 
   let body: Readable | null = hasBody(req) ? req : null;
+  let buffer: Buffer | null = null;
   let rawHeaders = admitted.rawHeaders;
   let scrub: ResolvedSecret[] = admitted.substituted;
   let bodyLog: Record<string, unknown> = {};
@@ -74,6 +75,7 @@ export async function handleRequest(engine: Engine, req: IncomingMessage, res: S
     const prepared = await prepareBody(engine, req, res, admitted);
     if (!prepared) return;
     body = prepared.body;
+    buffer = prepared.buffer;
     rawHeaders = prepared.rawHeaders;
     if (prepared.scrub.length > 0) scrub = [...new Set([...scrub, ...prepared.scrub])];
     bodyLog = prepared.log;
@@ -86,6 +88,7 @@ export async function handleRequest(engine: Engine, req: IncomingMessage, res: S
     // Ask for an identity response when a value may go upstream, so it can be scrubbed as it streams.
     rawHeaders: scrub.length > 0 ? withoutHeader(rawHeaders, 'accept-encoding') : rawHeaders,
     body,
+    buffer,
     chunked,
     scrub,
     log: { ...admitted.log, substituted: uniqueNames(admitted.substituted), ...bodyLog },
@@ -93,7 +96,10 @@ export async function handleRequest(engine: Engine, req: IncomingMessage, res: S
 }
 
 interface PreparedBody {
-  body: Readable;
+  /** null when `buffer` holds the body. */
+  body: Readable | null;
+  /** The whole rewritten body, when it was buffered in memory: sent as it is. */
+  buffer: Buffer | null;
   rawHeaders: string[];
   /** Secrets whose value may be in the body (scrub the response for them). */
   scrub: readonly ResolvedSecret[];
@@ -155,8 +161,10 @@ async function prepareBody(engine: Engine, req: IncomingMessage, res: ServerResp
         return null;
       }
     }
+    const bodyLog = { ...log, bodySubstituted: uniqueNames(rewrite.substituted) };
+    if (rewrite.buffer !== null) return { body: null, buffer: rewrite.buffer, rawHeaders, scrub: rewrite.substituted, chunked: false, log: bodyLog };
     res.once('close', () => rewrite.dispose());
-    return { body: rewrite.body, rawHeaders, scrub: rewrite.substituted, chunked: false, log: { ...log, bodySubstituted: uniqueNames(rewrite.substituted) } };
+    return { body: rewrite.body, buffer: null, rawHeaders, scrub: rewrite.substituted, chunked: false, log: bodyLog };
   }
   if (rewrite.mode === 'streaming') {
     res.once('close', () => rewrite.dispose());
@@ -170,9 +178,9 @@ async function prepareBody(engine: Engine, req: IncomingMessage, res: ServerResp
         if (rewrite.disallowed.length > 0) disallowedPlaceholders(engine, admitted.log, rewrite.disallowed, admitted.host);
       });
     }
-    return { body, rawHeaders, scrub: rewrite.candidates, chunked: true, log };
+    return { body, buffer: null, rawHeaders, scrub: rewrite.candidates, chunked: true, log };
   }
-  return { body: rewrite.body, rawHeaders, scrub: [], chunked: false, log };
+  return { body: rewrite.body, buffer: null, rawHeaders, scrub: [], chunked: false, log };
 }
 
 /** An async iterable over a stream: undici sends it chunked whatever it already knows of its length. */
@@ -186,6 +194,8 @@ interface Forward {
   rawHeaders: string[];
   /** The body to send (the client's request, or its rewritten form), or null. */
   body: Readable | null;
+  /** Or the whole body in memory (buffered rewrite). */
+  buffer: Buffer | null;
   /** Send the body chunked even if it has already ended (undici would give it a Content-Length). */
   chunked: boolean;
   /** Secrets whose value may have gone upstream: the response is scrubbed for them. */
@@ -330,7 +340,7 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
       method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
       headers: forward.rawHeaders,
       // undici accepts async iterables at runtime (its dispatch typings list only Readable).
-      body: forward.body && forward.chunked ? (chunksOf(forward.body) as unknown as Readable) : forward.body,
+      body: forward.buffer ?? (forward.body && forward.chunked ? (chunksOf(forward.body) as unknown as Readable) : forward.body),
     },
     handler,
   );

@@ -97,6 +97,7 @@ describe('rewriteRequestBody', () => {
           expect(out.equals(expected)).toBe(true);
           expect(plan.contentLength).toBe(out.length);
           expect(plan.spilled).toBe(out.length > memoryLimit);
+          if (plan.buffer) expect(plan.buffer.equals(expected)).toBe(true);
         },
       ),
       { numRuns: 100 },
@@ -125,6 +126,49 @@ describe('rewriteRequestBody', () => {
     const out = await collect(plan.body);
     expect(out.equals(Buffer.concat([filler, Buffer.from(longer.value), filler, Buffer.from(shorter.value)]))).toBe(true);
     expect(plan.contentLength).toBe(out.length);
+  });
+
+  it('fast path: a body that stays in memory whatever it holds comes back as one buffer, the same bytes as the stream', async () => {
+    const body = Buffer.concat([Buffer.from('a='), Buffer.from(longer.placeholder), Buffer.from('&b='), Buffer.from(shorter.placeholder)]);
+    // Split inside both placeholders: the replacer must hold the tails back across chunks.
+    const chunks = [body.subarray(0, 10), body.subarray(10, 50), body.subarray(50, 60), body.subarray(60)];
+    const plan = await rewriteRequestBody(Readable.from(chunks), input(withLength(body)));
+    expect(plan.mode).toBe('buffered');
+    expect(plan.buffer).not.toBeNull();
+    expect(plan.buffer!.toString()).toBe(`a=${longer.value}&b=${shorter.value}`);
+    expect((await collect(plan.body)).equals(plan.buffer!)).toBe(true);
+    expect(plan.contentLength).toBe(plan.buffer!.length);
+    expect(plan.substituted).toEqual([longer, shorter]);
+  });
+
+  it('fast path is not taken when the worst case could outgrow memoryLimit (the stream path may spill)', async () => {
+    const body = Buffer.from(`k=${longer.placeholder}`);
+    // 39 bytes could become 39 + 111 - 37 bytes: above a 60-byte limit even though this body would fit.
+    const plan = await rewriteRequestBody(Readable.from([body]), input(withLength(body), { memoryLimit: 60 }));
+    expect(plan.buffer).toBeNull();
+    expect((await collect(plan.body)).toString()).toBe(`k=${longer.value}`);
+  });
+
+  it('fast path fails like the stream path: abort, source error, close before the end', async () => {
+    const started = () => new Readable({ read() {} });
+    const aborted = started();
+    const controller = new AbortController();
+    const pending = rewriteRequestBody(aborted, input(['Content-Length', '100'], { signal: controller.signal })).catch((e: unknown) => e);
+    aborted.push(Buffer.from('x'.repeat(10)));
+    setImmediate(() => controller.abort());
+    expect(((await pending) as Error).name).toBe('AbortError');
+    expect(aborted.destroyed).toBe(true);
+
+    const failing = started();
+    const failed = rewriteRequestBody(failing, input(['Content-Length', '100'])).catch((e: unknown) => e);
+    setImmediate(() => failing.destroy(new Error('socket reset')));
+    expect(((await failed) as Error).message).toBe('socket reset');
+
+    const closing = started();
+    const closed = rewriteRequestBody(closing, input(['Content-Length', '100'])).catch((e: unknown) => e);
+    closing.push(Buffer.from('partial'));
+    setImmediate(() => closing.destroy());
+    expect(((await closed) as { code?: string }).code).toBe('ERR_STREAM_PREMATURE_CLOSE');
   });
 
   it('keeps exactly memoryLimit bytes in memory and spills one byte more', async () => {
