@@ -24,7 +24,7 @@ const ALL_PROXIES = ['direct', 'veil', 'veil-quiet', 'mitmproxy', 'squid-bump', 
 function parseArgs(argv) {
   const o = { smoke: false, reps: 3, duration: 3, only: null, proxies: null, install: true, json: null, out: null,
     mintNames: 60, idleConns: 5000, uploadMiB: 256, cacheSandboxes: 30, maxMinutes: 25,
-    veilMain: process.env.VEIL_BENCH_MAIN || null };
+    veilMain: process.env.VEIL_BENCH_MAIN || null, variants: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -44,9 +44,14 @@ function parseArgs(argv) {
     else if (a === '--idle-conns') o.idleConns = Math.max(1, Math.min(9000, Number(val())));
     else if (a === '--upload-mib') o.uploadMiB = Math.max(1, Math.min(4096, Number(val())));
     else if (a === '--veil-main') o.veilMain = resolve(val());
-    else if (a === '--max-minutes') o.maxMinutes = Math.max(1, Math.min(120, Number(val())));
+    else if (a === '--variant') {
+      // --variant NAME=MAIN[@NODE_FLAG,...]: one more Veil column `v-NAME` (quiet), for A/B runs of builds or flags
+      const m = /^([a-z0-9][a-z0-9-]*)=([^@]+)(?:@(.*))?$/i.exec(val());
+      if (!m) throw new Error('--variant needs NAME=MAIN[@NODE_FLAG,...]');
+      o.variants.push({ name: `v-${m[1]}`, main: resolve(m[2]), nodeArgs: m[3] ? m[3].split(',').filter(Boolean) : [] });
+    } else if (a === '--max-minutes') o.maxMinutes = Math.max(1, Math.min(120, Number(val())));
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node bench/run.mjs [--smoke] [--reps N] [--duration S] [--only scenario,...] [--proxies direct,veil,mitmproxy,squid-bump,squid-tunnel] [--no-install] [--json FILE] [--out FILE] [--mint-names N] [--idle-conns N] [--upload-mib N] [--max-minutes M] [--veil-main PATH]');
+      console.log('usage: node bench/run.mjs [--smoke] [--reps N] [--duration S] [--only scenario,...] [--proxies direct,veil,mitmproxy,squid-bump,squid-tunnel] [--no-install] [--json FILE] [--out FILE] [--mint-names N] [--idle-conns N] [--upload-mib N] [--max-minutes M] [--veil-main PATH] [--variant NAME=MAIN[@NODE_FLAG,...]]...');
       process.exit(0);
     } else throw new Error(`unknown option ${a} (try --help)`);
   }
@@ -62,6 +67,7 @@ function parseArgs(argv) {
   }
   o.proxies = o.proxies ?? ALL_PROXIES;
   for (const p of o.proxies) if (!ALL_PROXIES.includes(p)) throw new Error(`unknown proxy ${p} (${ALL_PROXIES.join(', ')})`);
+  o.proxies = [...o.proxies, ...o.variants.map((v) => v.name)];
   return o;
 }
 
@@ -249,15 +255,16 @@ async function main() {
   if (opts.proxies.includes('direct')) {
     P.direct = { name: 'direct', pid: null, placeholder: peerPlaceholder, secret: null, base: { mode: 'direct', ca: [certs.caCert] } };
   }
-  for (const name of ['veil', 'veil-quiet']) {
+  for (const name of ['veil', 'veil-quiet', ...opts.variants.map((v) => v.name)]) {
     if (!opts.proxies.includes(name)) continue;
-    const quiet = name === 'veil-quiet';
+    const variant = opts.variants.find((v) => v.name === name);
+    const quiet = name === 'veil-quiet' || variant !== undefined;
     if (quiet && opts.proxies.includes('veil') && !P.veil) {
       notes.push(`veil-quiet: skipped: Veil is not available (see above)`);
       continue;
     }
     progress(`starting veil serve${quiet ? ' (VEIL_LOG_LEVEL=warn)' : ''}`);
-    const v = await startVeil(repoRoot, work, certs, allMintNames, opts.veilMain, { quiet }).catch((e) => ({ ok: false, note: String(e.message ?? e) }));
+    const v = await startVeil(repoRoot, work, certs, allMintNames, variant?.main ?? opts.veilMain, { quiet, name, nodeArgs: variant?.nodeArgs ?? [] }).catch((e) => ({ ok: false, note: String(e.message ?? e) }));
     if (!v.ok) {
       notes.push(`${name}: skipped: ${v.note}`);
       progress(`${name} skipped: ${v.note}`);
@@ -345,7 +352,7 @@ async function main() {
       }
     }
   }
-  const order = ALL_PROXIES.filter((n) => P[n]);
+  const order = [...ALL_PROXIES, ...opts.variants.map((v) => v.name)].filter((n) => P[n]);
   progress(`measuring: ${order.join(', ')}; scenarios: ${scenarios.map((s) => s.id).join(', ')}; reps ${opts.reps}`);
 
   // ---- measurements, interleaved: for each rep, for each scenario, every proxy in turn

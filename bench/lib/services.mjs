@@ -159,7 +159,7 @@ export async function startMitm(work, certs, peersDir, { placeholder, secret }) 
  * Starts `veil serve` as the public contract says. Resolves to {ok:false, note} when the proxy is not there yet
  * (no dist/, no proxyUrl in the ready line, or it did not start), so the caller can skip Veil.
  */
-export async function startVeil(repoRoot, work, certs, resolveNames, mainFile = null, { quiet = false } = {}) {
+export async function startVeil(repoRoot, work, certs, resolveNames, mainFile = null, { quiet = false, name = quiet ? 'veil-quiet' : 'veil', nodeArgs = [] } = {}) {
   const main = mainFile ?? join(repoRoot, 'dist/cli/main.js');
   if (!existsSync(main)) return { ok: false, note: `${main} missing (run \`npm run build\`; the proxy may not have landed yet)` };
   const dataDir = join(work, `veil-${process.pid}-${Date.now()}`);
@@ -173,10 +173,10 @@ export async function startVeil(repoRoot, work, certs, resolveNames, mainFile = 
   const proxyPort = quiet ? await freePort() : 0;
   const child = spawnLogged(
     process.execPath,
-    [main, 'serve', '--data-dir', dataDir, '--api-listen', `127.0.0.1:${apiPort}`, '--proxy-listen', `127.0.0.1:${proxyPort}`],
+    [...(process.env.VEIL_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), ...nodeArgs, main, 'serve', '--data-dir', dataDir, '--api-listen', `127.0.0.1:${apiPort}`, '--proxy-listen', `127.0.0.1:${proxyPort}`],
     {
       cwd: repoRoot,
-      logFile: join(work, quiet ? 'veil-quiet.log' : 'veil.log'),
+      logFile: join(work, `${name}.log`),
       env: {
         ...(quiet ? { VEIL_LOG_LEVEL: 'warn' } : {}),
         VEIL_CA_DIR: caDir,
