@@ -76,7 +76,7 @@ export class SandboxesService {
       const byId = await this.repo.getSandbox(orgId, idOrName.toLowerCase());
       if (byId) return byId;
     }
-    const byName = (await this.repo.listSandboxes(orgId)).find((sandbox) => sandbox.name === idOrName);
+    const byName = await this.repo.getSandboxByName(orgId, idOrName);
     if (!byName) throw notFound(idOrName);
     return byName;
   }

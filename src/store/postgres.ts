@@ -264,6 +264,11 @@ class PostgresRepository implements Repository {
     return this.loadSandbox('id = $1', [id]);
   }
 
+  async getSandboxByName(orgId: string, name: string): Promise<SandboxRecord | null> {
+    if (containsNul(orgId, name)) return null;
+    return this.loadSandbox('org_id = $1 AND name = $2', [orgId, name]);
+  }
+
   async listSandboxes(orgId: string): Promise<SandboxRecord[]> {
     if (containsNul(orgId)) return [];
     const sandboxes = await this.pool.query<SandboxRow>(

@@ -316,6 +316,11 @@ export class SqliteRepository implements Repository {
     return row ? this.toSandbox(row) : null;
   }
 
+  async getSandboxByName(orgId: string, name: string): Promise<SandboxRecord | null> {
+    const row = this.db.prepare('SELECT * FROM sandboxes WHERE org_id = ? AND name = ?').get(orgId, name) as Row | undefined;
+    return row ? this.toSandbox(row) : null;
+  }
+
   async listSandboxes(orgId: string): Promise<SandboxRecord[]> {
     return (this.db.prepare('SELECT * FROM sandboxes WHERE org_id = ? ORDER BY created_at, id').all(orgId) as Row[]).map((row) =>
       this.toSandbox(row),

@@ -117,6 +117,8 @@ export interface Repository {
   getSandbox(orgId: string, id: string): Promise<SandboxRecord | null>;
   /** Org-less lookup, for the proxy path which only knows the sandbox id. */
   getSandboxById(id: string): Promise<SandboxRecord | null>;
+  /** Exact (case-sensitive) name within the org; names are unique per org. */
+  getSandboxByName(orgId: string, name: string): Promise<SandboxRecord | null>;
   listSandboxes(orgId: string): Promise<SandboxRecord[]>;
   replaceSandboxMounts(orgId: string, id: string, mounts: SandboxMountRecord[], updatedAt: Date): Promise<SandboxRecord | null>;
   deleteSandbox(orgId: string, id: string): Promise<boolean>;

@@ -408,6 +408,28 @@ export function describeRepositoryContract(
         expect(await repo.getSandboxById("x' OR '1'='1")).toBeNull();
       });
 
+      it('finds a sandbox by its exact name within its org only, with its mounts', async () => {
+        const org = await newOrg(repo);
+        const other = await newOrg(repo);
+        const secret = await newSecret(repo, org.id);
+        const mine = await repo.createSandbox(sandboxRecord(org.id, { name: 'agent', mounts: [{ env: 'KEY', secretId: secret.id }] }));
+        await repo.createSandbox(sandboxRecord(org.id, { name: 'Agent' }));
+        const theirs = await repo.createSandbox(sandboxRecord(other.id, { name: 'agent' }));
+
+        expect(await repo.getSandboxByName(org.id, 'agent')).toEqual(mine);
+        expect(await repo.getSandboxByName(other.id, 'agent')).toEqual(theirs);
+        expect(await repo.getSandboxByName(org.id, 'never-created')).toBeNull();
+        expect(await repo.getSandboxByName(randomUUID(), 'agent')).toBeNull();
+        // Another org's sandbox is never returned, even when no sandbox of this org has the name.
+        await repo.createSandbox(sandboxRecord(other.id, { name: 'only-theirs' }));
+        expect(await repo.getSandboxByName(org.id, 'only-theirs')).toBeNull();
+        // Exact match: no case folding, no LIKE wildcards, untrusted text is just "not found".
+        expect((await repo.getSandboxByName(org.id, 'Agent'))?.name).toBe('Agent');
+        expect(await repo.getSandboxByName(org.id, 'AGENT')).toBeNull();
+        expect(await repo.getSandboxByName(org.id, 'agen_')).toBeNull();
+        expect(await repo.getSandboxByName(org.id, "x' OR '1'='1")).toBeNull();
+      });
+
       it('rejects a duplicate (org, name), a duplicate env and a missing secret with ConflictError', async () => {
         const org = await newOrg(repo);
         const other = await newOrg(repo);
@@ -499,6 +521,7 @@ export function describeRepositoryContract(
       const nul = `${sandbox.id}\u0000`;
       expect(await repo.getSandboxById(nul)).toBeNull();
       expect(await repo.getSandbox(org.id, nul)).toBeNull();
+      expect(await repo.getSandboxByName(org.id, `${sandbox.name}\u0000`)).toBeNull();
       expect(await repo.getApiKey('\u0000')).toBeNull();
       expect(await repo.getOrg(`${org.id}\u0000`)).toBeNull();
       expect(await repo.getOrgByName(`${org.name}\u0000`)).toBeNull();
