@@ -144,19 +144,53 @@ export function parseDatabaseUrl(setting: string, input: string): string {
   return input;
 }
 
-/** A proxy address as clients write it: `http://host:port`, no credentials, no path. */
-export function parseProxyUrl(setting: string, input: string): string {
-  const problem = `${setting}: expected http://host:port, got ${show(input)}`;
+/** A proxy address split into its parts (see `parseProxyAddress`). */
+export interface ProxyAddress {
+  /** Host name or IP, IPv6 without brackets. */
+  host: string;
+  /** 80 when the URL names no port. */
+  port: number;
+  /** Percent-decoded user info, present when the URL carries any. */
+  credentials?: { username: string; password: string } | undefined;
+  /** `http://host[:port]` as the URL normalizes it (default port dropped), never with credentials. */
+  origin: string;
+}
+
+/**
+ * The one proxy URL parser: `http://[user:pass@]host[:port][/]`, no path, query or fragment.
+ * Throws TypeError naming what is wrong (never echoing the input: it may carry a token).
+ */
+export function parseProxyAddress(input: string): ProxyAddress {
   let url: URL;
   try {
     url = new URL(input);
   } catch {
-    throw new UsageError(problem);
+    throw new TypeError('proxy URL is not a valid URL');
   }
-  if (url.protocol !== 'http:' || url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) {
-    throw new UsageError(problem);
+  if (url.protocol !== 'http:') throw new TypeError('proxy URL must start with http://');
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) throw new TypeError('proxy URL must not have a path');
+  const address: ProxyAddress = {
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: url.port === '' ? 80 : Number(url.port),
+    origin: url.origin,
+  };
+  if (url.username !== '' || url.password !== '') {
+    address.credentials = { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
   }
-  return `http://${url.host}`;
+  return address;
+}
+
+/** A proxy address as clients write it: `http://host:port`, no credentials, no path. */
+export function parseProxyUrl(setting: string, input: string): string {
+  const problem = () => new UsageError(`${setting}: expected http://host:port, got ${show(input)}`);
+  let address: ProxyAddress;
+  try {
+    address = parseProxyAddress(input);
+  } catch {
+    throw problem();
+  }
+  if (address.credentials) throw problem();
+  return address.origin;
 }
 
 /** http(s) base URL of a Veil control plane; a trailing slash is dropped. */

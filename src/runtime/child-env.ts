@@ -16,6 +16,7 @@
  *   is disabled by default (jdk.http.auth.tunneling.disabledSchemes): Java clients work with a
  *   sidecar proxy (no credentials) but not with a shared proxy that requires them.
  */
+import { parseProxyAddress } from '../config/parse.js';
 import { reservedEnvNameProblem } from '../service/validation.js';
 
 /** Loopback stays direct: a child talking to a local service must not loop through the proxy. */
@@ -48,21 +49,8 @@ export function proxyUrlFor(endpoint: ProxyEndpoint): string {
 
 /** Parses `http://[user:pass@]host:port[/]` into an endpoint. Throws TypeError on anything else. */
 export function parseProxyUrl(text: string): ProxyEndpoint {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new TypeError('proxy URL is not a valid URL');
-  }
-  if (url.protocol !== 'http:') throw new TypeError('proxy URL must start with http://');
-  if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) throw new TypeError('proxy URL must not have a path');
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  const port = url.port === '' ? 80 : Number(url.port);
-  const endpoint: ProxyEndpoint = { host, port };
-  if (url.username !== '' || url.password !== '') {
-    endpoint.credentials = { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
-  }
-  return endpoint;
+  const { host, port, credentials } = parseProxyAddress(text);
+  return credentials ? { host, port, credentials } : { host, port };
 }
 
 export interface VeilEnvInput {

@@ -141,9 +141,10 @@ describe('proxyUrlFor / parseProxyUrl', () => {
   it('round-trips and rejects non-http or path-bearing URLs', () => {
     expect(proxyUrlFor({ host: 'h', port: 1 })).toBe('http://h:1');
     expect(parseProxyUrl('http://h:1/')).toEqual({ host: 'h', port: 1 });
-    expect(() => parseProxyUrl('https://h:1')).toThrow();
-    expect(() => parseProxyUrl('http://h:1/x')).toThrow();
-    expect(() => parseProxyUrl('nope')).toThrow();
+    expect(() => parseProxyUrl('https://h:1')).toThrow('proxy URL must start with http://');
+    expect(() => parseProxyUrl('http://h:1/x')).toThrow('proxy URL must not have a path');
+    expect(() => parseProxyUrl('nope')).toThrow('proxy URL is not a valid URL');
+    expect(parseProxyUrl('http://[::1]')).toEqual({ host: '::1', port: 80 });
   });
 });
 
