@@ -4,16 +4,16 @@
  * are logged verbatim; other path segments become `*` and query strings keep their keys only.
  */
 import type { FastifyRequest } from 'fastify';
+import { isUuid } from '../ids.js';
 
 const ROUTE_WORDS = new Set(['secret', 'paginated', 'sandbox', 'secrets', 'orgs', 'api-keys', 'health']);
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function loggableUrl(url: string): string {
   const queryAt = url.indexOf('?');
   const path = queryAt === -1 ? url : url.slice(0, queryAt);
   const safePath = path
     .split('/')
-    .map((segment) => (segment === '' || ROUTE_WORDS.has(segment) || UUID.test(segment) ? segment : '*'))
+    .map((segment) => (segment === '' || ROUTE_WORDS.has(segment) || isUuid(segment) ? segment : '*'))
     .join('/');
   if (queryAt === -1) return safePath;
   const keys = [...new URLSearchParams(url.slice(queryAt + 1)).keys()].filter((key) => /^[A-Za-z0-9_-]{1,32}$/.test(key));

@@ -24,11 +24,11 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ForbiddenError, NotFoundError } from '../errors.js';
 import type { ChangeFeed } from '../events/types.js';
+import { isUuid } from '../ids.js';
 import type { Logger } from '../log/logger.js';
 import { LocalResolver } from '../resolver/local.js';
 import type { SecretResolver } from '../resolver/types.js';
 import { createServices, type Services } from '../service/index.js';
-import { UUID_PATTERN } from '../service/validation.js';
 import type { Repository, Scope } from '../store/types.js';
 import { callerOf, requireScope } from './auth.js';
 import { installErrorHandlers } from './errors.js';
@@ -138,8 +138,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     async (request, reply) => {
       const caller = callerOf(request);
       const id = (request.params as Params).id!.toLowerCase();
-      const notFound = new NotFoundError(UUID_PATTERN.test(id) ? `sandbox ${id} not found` : 'sandbox not found');
-      if (!UUID_PATTERN.test(id) || (caller.sandboxId !== null && caller.sandboxId !== id)) throw notFound;
+      const notFound = new NotFoundError(isUuid(id) ? `sandbox ${id} not found` : 'sandbox not found');
+      if (!isUuid(id) || (caller.sandboxId !== null && caller.sandboxId !== id)) throw notFound;
       const resolved = await resolver.resolve(id);
       if (!resolved || resolved.orgId !== caller.orgId) throw notFound;
       reply.header(PROXY_TOKEN_HASH_HEADER, resolved.proxyTokenHash);

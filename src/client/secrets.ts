@@ -1,6 +1,7 @@
 import { encodeSegment, HttpClient, VeilApiError, type ClientOptions } from './http.js';
 import type { CreateSecretParams, ListSecretsResponse, Secret, SecretPageQuery, UpdateSecretParams } from './types.js';
 
+// Same pattern as src/ids.ts, kept here so the client has no runtime import outside src/client.
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PAGE_LIMIT = 100;
 /** Bound on pages walked by a name lookup, so a misbehaving server cannot loop us forever. */

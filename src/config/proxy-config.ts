@@ -3,6 +3,7 @@
  * `veil serve` (CA, upstream trust, pins, disallowed mode, unrestricted secrets, listen address,
  * non-TLS CONNECT mode, sidecar sandbox, log level) come from loadConfig, so both commands read them identically.
  */
+import { isUuid } from '../ids.js';
 import { checkControlPlaneUrl, ControlPlaneUrlError } from '../resolver/remote.js';
 import { loadConfig, type Env, type VeilConfig } from './config.js';
 import { UsageError } from './errors.js';
@@ -40,8 +41,6 @@ export interface ProxyFlags {
   'allow-unrestricted-secrets'?: boolean | undefined;
 }
 
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 function envValue(env: Env, name: string): string | undefined {
   const value = env[name];
   return value === undefined || value === '' ? undefined : value;
@@ -74,7 +73,7 @@ export function loadProxyConfig(flags: ProxyFlags = {}, env: Env = {}): ProxyCon
   if (apiKey === undefined || apiKey.trim() === '') {
     throw new UsageError('the API key is missing: pass --api-key KEY or set VEIL_API_KEY (a key with the proxy:resolve scope)');
   }
-  if (shared.sandboxId !== undefined && !UUID_PATTERN.test(shared.sandboxId)) {
+  if (shared.sandboxId !== undefined && !isUuid(shared.sandboxId)) {
     throw new UsageError(`${flags.sandbox !== undefined ? '--sandbox' : 'VEIL_SANDBOX_ID'}: expected a sandbox id (UUID)`);
   }
   return {

@@ -11,10 +11,9 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { Agent, request, type Dispatcher } from 'undici';
+import { isUuid } from '../ids.js';
 import type { SecretLocation } from '../store/types.js';
 import { ORG_ID_HEADER, PROXY_TOKEN_HASH_HEADER, type ResolvedSecret, type SandboxSecrets, type SecretResolver } from './types.js';
-
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class ControlPlaneUrlError extends Error {
   constructor(message: string) {
@@ -96,7 +95,7 @@ export class RemoteResolver implements SecretResolver {
 
   async resolve(sandboxId: string): Promise<SandboxSecrets | null> {
     // The proxy passes the id a client claimed: never put anything but a UUID into the path.
-    if (!UUID_PATTERN.test(sandboxId)) return null;
+    if (!isUuid(sandboxId)) return null;
     const id = sandboxId.toLowerCase();
     const signal = AbortSignal.timeout(this.timeoutMs);
     let response: Dispatcher.ResponseData;

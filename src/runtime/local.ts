@@ -11,8 +11,8 @@ import { openRepository, SQLITE_FILE } from '../app/repository.js';
 import type { CreateSecretParams, Secret, UpdateSecretParams } from '../client/types.js';
 import { UsageError, type VeilConfig } from '../config/index.js';
 import { NotFoundError } from '../errors.js';
+import { isUuid } from '../ids.js';
 import { createLogger, type Logger } from '../log/logger.js';
-import { UUID_PATTERN } from '../service/validation.js';
 
 export interface LocalVeil {
   plane: ControlPlane;
@@ -78,7 +78,7 @@ export class LocalSecretService {
   /** By id, or by exact name. */
   async get(idOrName: string): Promise<Secret> {
     const secrets = this.local.plane.services.secrets;
-    if (UUID_PATTERN.test(idOrName)) {
+    if (isUuid(idOrName)) {
       try {
         return await secrets.get(this.local.orgId, idOrName);
       } catch (error) {

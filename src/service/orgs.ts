@@ -2,8 +2,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { constantTimeEqual, generateApiKey, parseApiKey, sha256Hex } from '../crypto/tokens.js';
 import { ConflictError, NotFoundError } from '../errors.js';
+import { isUuid } from '../ids.js';
 import type { ApiKeyRecord, OrgRecord, Repository, Scope } from '../store/types.js';
-import { asObject, quote, ORG_NAME_MAX, ORG_NAME_PATTERN, requireString, UUID_PATTERN, validateOptionalName, validateScopes } from './validation.js';
+import { asObject, quote, ORG_NAME_MAX, ORG_NAME_PATTERN, requireString, validateOptionalName, validateScopes } from './validation.js';
 import { BadRequestError } from '../errors.js';
 import { apiKeyView, orgView, type ApiKeyView, type OrgView } from './views.js';
 
@@ -45,7 +46,7 @@ export class OrgsService {
 
   /** By id, else by name. */
   async find(nameOrId: string): Promise<OrgRecord | null> {
-    if (UUID_PATTERN.test(nameOrId)) {
+    if (isUuid(nameOrId)) {
       const byId = await this.repo.getOrg(nameOrId.toLowerCase());
       if (byId) return byId;
     }
@@ -98,7 +99,7 @@ export class ApiKeysService {
     let sandboxId: string | null = null;
     if (input.sandboxId !== undefined && input.sandboxId !== null && input.sandboxId !== '') {
       sandboxId = requireString('sandboxId', input.sandboxId).toLowerCase();
-      if (!UUID_PATTERN.test(sandboxId)) throw new BadRequestError('sandboxId must be a sandbox id (UUID)');
+      if (!isUuid(sandboxId)) throw new BadRequestError('sandboxId must be a sandbox id (UUID)');
     }
     const org = await this.orgs.find(orgRef);
     if (!org || (restrictToOrgId !== undefined && org.id !== restrictToOrgId)) {
@@ -148,8 +149,8 @@ export class ApiKeysService {
   }
 
   async delete(orgId: string, id: string): Promise<void> {
-    if (!UUID_PATTERN.test(id) || !(await this.repo.deleteApiKey(orgId, id.toLowerCase()))) {
-      throw new NotFoundError(UUID_PATTERN.test(id) ? `API key ${id} not found` : 'API key not found');
+    if (!isUuid(id) || !(await this.repo.deleteApiKey(orgId, id.toLowerCase()))) {
+      throw new NotFoundError(isUuid(id) ? `API key ${id} not found` : 'API key not found');
     }
   }
 }

@@ -3,8 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { generateProxyToken, sha256Hex } from '../crypto/tokens.js';
 import { BadRequestError, NotFoundError } from '../errors.js';
 import type { ChangeFeed } from '../events/types.js';
+import { isUuid } from '../ids.js';
 import type { Repository, SandboxMountRecord, SandboxRecord, SecretRecord } from '../store/types.js';
-import { asObject, quote, SANDBOX_NAME_MAX, SANDBOX_NAME_PATTERN, UUID_PATTERN, validateMountList, validateOptionalName } from './validation.js';
+import { asObject, quote, SANDBOX_NAME_MAX, SANDBOX_NAME_PATTERN, validateMountList, validateOptionalName } from './validation.js';
 import { sandboxView, type SandboxView } from './views.js';
 
 export interface CreatedSandbox extends SandboxView {
@@ -72,7 +73,7 @@ export class SandboxesService {
 
   /** By id first, then by name within the org (Daytona addresses sandboxes by either). */
   async find(orgId: string, idOrName: string): Promise<SandboxRecord> {
-    if (UUID_PATTERN.test(idOrName)) {
+    if (isUuid(idOrName)) {
       const byId = await this.repo.getSandbox(orgId, idOrName.toLowerCase());
       if (byId) return byId;
     }
@@ -111,5 +112,5 @@ export class SandboxesService {
 
 function notFound(idOrName: string): NotFoundError {
   // Echo only well-formed ids: a caller may have pasted anything into the URL.
-  return new NotFoundError(UUID_PATTERN.test(idOrName) ? `sandbox ${idOrName} not found` : 'sandbox not found');
+  return new NotFoundError(isUuid(idOrName) ? `sandbox ${idOrName} not found` : 'sandbox not found');
 }

@@ -4,11 +4,11 @@ import { encryptValue } from '../crypto/envelope.js';
 import { generatePlaceholder } from '../crypto/tokens.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
 import type { ChangeFeed } from '../events/types.js';
+import { isUuid } from '../ids.js';
 import type { Repository, SecretPatch, SecretRecord, SecretSortField, SortOrder } from '../store/types.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import {
   asObject,
-  UUID_PATTERN,
   validateDescription,
   validateHosts,
   validateLocations,
@@ -128,12 +128,12 @@ export class SecretsService {
   }
 
   async delete(orgId: string, id: string): Promise<void> {
-    if (!UUID_PATTERN.test(id) || !(await this.repo.deleteSecret(orgId, id))) throw notFound(id);
+    if (!isUuid(id) || !(await this.repo.deleteSecret(orgId, id))) throw notFound(id);
     this.feed.publish({ kind: 'secret', orgId, secretId: id });
   }
 
   private async requireRecord(orgId: string, id: string): Promise<SecretRecord> {
-    const record = UUID_PATTERN.test(id) ? await this.repo.getSecret(orgId, id) : null;
+    const record = isUuid(id) ? await this.repo.getSecret(orgId, id) : null;
     if (!record) throw notFound(id);
     return record;
   }
@@ -141,7 +141,7 @@ export class SecretsService {
 
 function notFound(id: string): NotFoundError {
   // Echo only well-formed ids: a caller may have pasted anything (even a value) into the URL.
-  return new NotFoundError(UUID_PATTERN.test(id) ? `secret ${id} not found` : 'secret not found');
+  return new NotFoundError(isUuid(id) ? `secret ${id} not found` : 'secret not found');
 }
 
 function parseLimit(input: unknown): number {

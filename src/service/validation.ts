@@ -17,7 +17,6 @@ export const SANDBOX_NAME_MAX = 128;
 export const ORG_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 export const ORG_NAME_MAX = 128;
 export const MAX_MOUNTS = 256;
-export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Shortens user text for an error message (names and hosts only, never values). */
 export function quote(text: string, max = 80): string {
