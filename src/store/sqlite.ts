@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConflictError } from '../errors.js';
+import { escapeLikePattern, SECRET_SORT_COLUMNS } from './paging-common.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import type {
   ApiKeyRecord,
@@ -23,8 +24,6 @@ import type {
 } from './types.js';
 
 type Row = Record<string, unknown>;
-
-const SORT_COLUMNS = { name: 'name', createdAt: 'created_at', updatedAt: 'updated_at' } as const;
 
 function sqliteCode(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null ? ((error as { code?: unknown }).code as string | undefined) : undefined;
@@ -44,10 +43,6 @@ function mapConflict<T>(run: () => T, describe: (error: unknown) => string): T {
     if (sqliteCode(error) === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw new ConflictError('a referenced record no longer exists');
     throw error;
   }
-}
-
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (char) => `\\${char}`);
 }
 
 function toOrg(row: Row): OrgRecord {
@@ -212,13 +207,13 @@ export class SqliteRepository implements Repository {
   }
 
   async pageSecrets(query: SecretPageQuery): Promise<SecretPage> {
-    const column = SORT_COLUMNS[query.sort];
+    const column = SECRET_SORT_COLUMNS[query.sort];
     const filters = ['org_id = ?'];
     const params: unknown[] = [query.orgId];
     if (query.nameContains !== undefined && query.nameContains !== '') {
       // LIKE is case-insensitive for ASCII, which is all a valid name contains.
       filters.push("name LIKE ? ESCAPE '\\'");
-      params.push(`%${escapeLike(query.nameContains)}%`);
+      params.push(`%${escapeLikePattern(query.nameContains)}%`);
     }
     const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM secrets WHERE ${filters.join(' AND ')}`).get(...params) as Row).n as number;
 

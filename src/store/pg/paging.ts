@@ -1,17 +1,7 @@
 import { BadRequestError } from '../../errors.js';
+import { escapeLikePattern, SECRET_SORT_COLUMNS } from '../paging-common.js';
 import type { SecretPageQuery, SecretSortField } from '../types.js';
 import { SECRET_COLUMNS } from './rows.js';
-
-const SORT_COLUMNS: Record<SecretSortField, string> = {
-  name: 'name',
-  createdAt: 'created_at',
-  updatedAt: 'updated_at',
-};
-
-/** Escapes LIKE metacharacters so the user's text matches literally (ESCAPE '\'). */
-export function escapeLikePattern(text: string): string {
-  return text.replace(/[\\%_]/g, (ch) => `\\${ch}`);
-}
 
 /** Cursor values for timestamp sorts arrive as epoch milliseconds (or an ISO string). */
 function cursorSortValue(sort: SecretSortField, value: string | number): string | Date {
@@ -33,7 +23,7 @@ export interface SqlStatement {
  * same direction, so the order is total and a cursor never skips or repeats a row.
  */
 export function buildSecretPageStatement(query: SecretPageQuery): SqlStatement {
-  const column = SORT_COLUMNS[query.sort];
+  const column = SECRET_SORT_COLUMNS[query.sort];
   const direction = query.order === 'desc' ? 'DESC' : 'ASC';
   const values: unknown[] = [query.orgId];
   const filters = ['org_id = $1'];
