@@ -46,8 +46,11 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Writes once: an existing file with this (content-addressed) name is reused as is. */
-async function writeOnce(path: string, content: () => string | Buffer): Promise<void> {
+/**
+ * Writes once: an existing file with this (content-addressed) name is reused as is. Mode 0644:
+ * for certificates and other public trust settings only.
+ */
+export async function writeOnce(path: string, content: () => string | Buffer): Promise<void> {
   if (await exists(path)) return;
   // temp + rename: readers never see a partial file; racing writers each rename a complete one.
   const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;

@@ -16,17 +16,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { resolveCaLocation } from '../ca/location.js';
-import { trustEnv, writeTrustFiles, type TrustFiles } from '../ca/trust.js';
 import { SandboxService, toMountList } from '../client/sandboxes.js';
 import type { ClientOptions } from '../client/http.js';
 import { loadConfig, UsageError, type ConfigFlags, type Env } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
 import { buildChildEnv, invalidMountEnvName, parseProxyUrl, type ProxyEndpoint } from './child-env.js';
+import { writeChildTrust } from './child-trust.js';
 import { startCredentialForwarder, type Forwarder } from './credential-forwarder.js';
 import { RELAYED_SIGNALS, exitCodeForSignal, runChild } from './child-process.js';
 import { openLocalVeil, requireLocalData, stderrLogger } from './local.js';
 import { nodePreloadPath } from './preload-path.js';
-import { writeWgetrc } from './wgetrc.js';
 import { startSidecarProxy } from './sidecar.js';
 import { loadOrCreateCertificateAuthority } from '../ca/index.js';
 
@@ -201,14 +200,13 @@ export async function veilRun(options: RunOptions): Promise<number> {
     }
     if (interrupted) return exitCodeForSignal(interrupted);
 
-    const files: TrustFiles = await writeTrustFiles(sandbox.ca, sandbox.trustDir);
-    const preload = nodePreloadPath();
+    const { trust, wgetrc } = await writeChildTrust(sandbox.ca, sandbox.trustDir);
     const env = buildChildEnv(options.env, {
       placeholders: sandbox.placeholders,
       proxy: sandbox.proxy,
-      trust: trustEnv(files, { javaTrustStorePassword: files.javaTrustStorePassword }),
-      nodePreload: preload,
-      wgetrc: await writeWgetrc(files.bundlePem),
+      trust,
+      nodePreload: nodePreloadPath(),
+      wgetrc,
     });
     if (interrupted) return exitCodeForSignal(interrupted);
 

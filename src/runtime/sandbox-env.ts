@@ -6,13 +6,12 @@ import { readFileSync, existsSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { loadOrCreateCertificateAuthority, resolveCaLocation } from '../ca/index.js';
-import { trustEnv, writeTrustFiles } from '../ca/trust.js';
 import { SandboxService } from '../client/sandboxes.js';
 import { DEFAULTS, loadConfig, UsageError, type ConfigFlags, type Env } from '../config/index.js';
 import { parseProxyUrl, veilEnv, type ProxyEndpoint } from './child-env.js';
+import { writeChildTrust } from './child-trust.js';
 import { openLocalVeil, requireLocalData, stderrLogger } from './local.js';
 import { nodePreloadPath } from './preload-path.js';
-import { writeWgetrc } from './wgetrc.js';
 
 /** Stands in for the proxy token when it is not known: the token is shown only at sandbox creation. */
 export const PROXY_TOKEN_MARKER = '<PROXY_TOKEN>';
@@ -97,13 +96,13 @@ export async function sandboxEnv(options: SandboxEnvOptions): Promise<SandboxEnv
     }
   }
 
-  const files = await writeTrustFiles(ca, trustDir);
+  const { trust, wgetrc } = await writeChildTrust(ca, trustDir);
   const vars = veilEnv({
     placeholders,
     proxy: withCredentials(endpoint, sandboxId, token, sidecar),
-    trust: trustEnv(files, { javaTrustStorePassword: files.javaTrustStorePassword }),
+    trust,
     nodePreload: nodePreloadPath(),
-    wgetrc: await writeWgetrc(files.bundlePem),
+    wgetrc,
   });
   const tokenMissing = !sidecar && token === undefined;
   if (tokenMissing) {

@@ -3,27 +3,14 @@
  * from a wgetrc (`ca_certificate`). Veil writes a tiny one next to the trust files and points WGETRC
  * at it. Under Veil, wget therefore does not read ~/.wgetrc (/etc/wgetrc still applies).
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
+import { writeOnce } from '../ca/trust.js';
 
 /** Writes (once, content-addressed) `veil-wgetrc-<hash>` beside the bundle; returns its path. */
 export async function writeWgetrc(bundlePem: string): Promise<string> {
   const content = `# Written by Veil: trust the merged bundle (system roots + Veil's CA).\nca_certificate = ${bundlePem}\n`;
   const file = join(dirname(bundlePem), `veil-wgetrc-${createHash('sha256').update(content).digest('hex').slice(0, 16)}`);
-  try {
-    await stat(file);
-    return file;
-  } catch {
-    // not there yet
-  }
-  const temp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    await writeFile(temp, content, { mode: 0o644, flag: 'wx' });
-    await rename(temp, file);
-  } catch (error) {
-    await unlink(temp).catch(() => {});
-    throw error;
-  }
+  await writeOnce(file, () => content);
   return file;
 }
