@@ -18,6 +18,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { ServerResponse } from 'node:http';
+import { toChangeEvent } from '../events/shape.js';
 import type { ChangeEvent, ChangeFeed } from '../events/types.js';
 import type { ApiKeysService } from '../service/orgs.js';
 import type { ApiKeyRecord } from '../store/types.js';
@@ -46,18 +47,6 @@ export function eventVisibleTo(key: Pick<ApiKeyRecord, 'orgId' | 'sandboxId'>, e
       return event.orgId === key.orgId && (key.sandboxId === null || key.sandboxId === event.sandboxId);
     default:
       return false;
-  }
-}
-
-/** Rebuilt from the known fields only: nothing else a publisher attached can reach a client. */
-function wireEvent(event: ChangeEvent): ChangeEvent {
-  switch (event.kind) {
-    case 'secret':
-      return { kind: 'secret', orgId: event.orgId, secretId: event.secretId };
-    case 'sandbox':
-      return { kind: 'sandbox', orgId: event.orgId, sandboxId: event.sandboxId };
-    default:
-      return { kind: 'reset' };
   }
 }
 
@@ -103,7 +92,10 @@ export function registerEventRoutes(app: FastifyInstance, deps: EventRouteDeps):
 
       // Subscribed before hello is written: once a client has seen hello, it misses nothing after.
       const unsubscribe = deps.feed.subscribe((event) => {
-        if (eventVisibleTo(key, event)) send(`event: change\ndata: ${JSON.stringify(wireEvent(event))}\n\n`);
+        if (eventVisibleTo(key, event)) {
+          // Rebuilt from the known fields only: nothing else a publisher attached can reach a client.
+          send(`event: change\ndata: ${JSON.stringify(toChangeEvent(event) ?? { kind: 'reset' })}\n\n`);
+        }
       });
       send(`event: hello\ndata: ${JSON.stringify({ orgId: key.orgId, sandboxId: key.sandboxId, heartbeatMs })}\n\n`);
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { toChangeEvent } from './shape.js';
 import type { ChangeEvent, ChangeFeed } from './types.js';
 
 export const DEFAULT_CHANGE_CHANNEL = 'veil_changes';
@@ -76,7 +77,7 @@ export class PgChangeFeed implements ChangeFeed {
   publish(event: ChangeEvent): void {
     this.deliver(event);
     // Rebuilt from the known fields only, so nothing extra a caller attached can leave the process.
-    const wireEvent = normalizeEvent(event);
+    const wireEvent = toChangeEvent(event);
     if (!wireEvent) return;
     const message: WireMessage = { origin: this.origin, event: wireEvent };
     // Fire and forget: a failed NOTIFY only delays other replicas until their cache entries expire.
@@ -207,24 +208,6 @@ export function parseWireMessage(payload: string | undefined): WireMessage | nul
   if (typeof data !== 'object' || data === null) return null;
   const { origin, event } = data as { origin?: unknown; event?: unknown };
   if (typeof origin !== 'string') return null;
-  const normalized = normalizeEvent(event);
+  const normalized = toChangeEvent(event);
   return normalized ? { origin, event: normalized } : null;
-}
-
-/** A ChangeEvent with exactly its known fields, or null when the shape is wrong. */
-function normalizeEvent(event: unknown): ChangeEvent | null {
-  if (typeof event !== 'object' || event === null) return null;
-  const fields = event as Record<string, unknown>;
-  switch (fields.kind) {
-    case 'secret':
-      if (typeof fields.orgId !== 'string' || typeof fields.secretId !== 'string') return null;
-      return { kind: 'secret', orgId: fields.orgId, secretId: fields.secretId };
-    case 'sandbox':
-      if (typeof fields.orgId !== 'string' || typeof fields.sandboxId !== 'string') return null;
-      return { kind: 'sandbox', orgId: fields.orgId, sandboxId: fields.sandboxId };
-    case 'reset':
-      return { kind: 'reset' };
-    default:
-      return null;
-  }
 }

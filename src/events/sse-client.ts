@@ -9,6 +9,7 @@
  * disconnected nothing is dropped, so the proxy's cache keeps serving (and stale-serving) as usual.
  */
 import { request, type Dispatcher } from 'undici';
+import { toChangeEvent } from './shape.js';
 import type { ChangeEvent, ChangeFeed } from './types.js';
 
 export const EVENTS_PATH = '/events';
@@ -240,16 +241,7 @@ export function parseChange(text: string): ChangeEvent | null {
   } catch {
     return null;
   }
-  if (typeof data !== 'object' || data === null) return null;
-  const fields = data as Record<string, unknown>;
-  if (fields.kind === 'reset') return { kind: 'reset' };
-  if (fields.kind === 'secret' && typeof fields.orgId === 'string' && typeof fields.secretId === 'string') {
-    return { kind: 'secret', orgId: fields.orgId, secretId: fields.secretId };
-  }
-  if (fields.kind === 'sandbox' && typeof fields.orgId === 'string' && typeof fields.sandboxId === 'string') {
-    return { kind: 'sandbox', orgId: fields.orgId, sandboxId: fields.sandboxId };
-  }
-  return null;
+  return toChangeEvent(data);
 }
 
 function describe(error: unknown): string {
