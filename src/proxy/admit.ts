@@ -1,8 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import type { Logger } from '../log/logger.js';
 import type { ResolvedSecret } from '../resolver/types.js';
 import { rewriteRequestHead } from '../substitution/head.js';
-import { hostHeaderHost, normalizedHost, parseAbsoluteTarget } from './destination.js';
+import { hostForUrl, hostHeaderHost, normalizedHost, parseAbsoluteTarget } from './destination.js';
 import type { Engine, TunnelContext } from './engine.js';
 import { countHeader, rawHeaderValue, stripHopByHop } from './hop-by-hop.js';
 import { identify, lookupKnown } from './identify.js';
@@ -25,6 +26,8 @@ export interface Admitted {
   port: number;
   sandboxId: string;
   mapping: SandboxMapping;
+  /** `scheme://host:port`, the undici origin. */
+  origin: string;
   /** Rewritten origin-form target. */
   path: string;
   /** Rewritten headers, hop-by-hop removed. */
@@ -33,6 +36,11 @@ export interface Admitted {
   substituted: ResolvedSecret[];
   /** Log fields for this request (never a value). */
   log: Record<string, unknown>;
+  /**
+   * Where the per-request access line goes: in a tunnel a child logger that already holds the
+   * tunnel's fields (serialised once per connection, not per line) with `fields` = the rest.
+   */
+  access: { logger: Logger; fields: Record<string, unknown> };
 }
 
 const NOT_A_PROXY_REQUEST =
@@ -65,8 +73,9 @@ export async function admitRequest(engine: Engine, req: IncomingMessage): Promis
   let identityPromise;
   if (tunnel) {
     const servername = (req.socket as TLSSocket).servername;
-    if (typeof servername === 'string' && servername !== '' && normalizedHost(servername) !== tunnel.host) {
-      return refuse(421, `TLS server name ${servername} does not match the CONNECT host ${tunnel.host}`);
+    tunnel.sniMatches ??= typeof servername !== 'string' || servername === '' || normalizedHost(servername) === tunnel.host;
+    if (!tunnel.sniMatches) {
+      return refuse(421, `TLS server name ${String(servername)} does not match the CONNECT host ${tunnel.host}`);
     }
     path = url;
     if (!url.startsWith('/')) {
@@ -114,6 +123,7 @@ export async function admitRequest(engine: Engine, req: IncomingMessage): Promis
     allowUnrestricted: engine.allowUnrestricted,
   });
   const log = { sandboxId: identity.sandboxId, method: req.method, host, port, scheme };
+  const origin = tunnel ? (tunnel.origin ??= originOf(scheme, host, port)) : originOf(scheme, host, port);
   if (rewritten.unsafe.length > 0) {
     const names = namesWithPlace(rewritten.unsafe);
     engine.logger.warn({ ...log, secrets: names }, 'refused: secret value unsafe for a header or URL');
@@ -130,11 +140,21 @@ export async function admitRequest(engine: Engine, req: IncomingMessage): Promis
     port,
     sandboxId: identity.sandboxId,
     mapping: identity.mapping,
+    origin,
     path: rewritten.target,
     rawHeaders: rewritten.rawHeaders,
     substituted: rewritten.substituted,
     log,
+    access: tunnel ? { logger: tunnelLogger(engine, tunnel), fields: { method: req.method } } : { logger: engine.logger, fields: log },
   };
+}
+
+function originOf(scheme: 'http' | 'https', host: string, port: number): string {
+  return `${scheme}://${hostForUrl(host)}:${port}`;
+}
+
+function tunnelLogger(engine: Engine, tunnel: TunnelContext): Logger {
+  return (tunnel.accessLogger ??= engine.logger.child({ sandboxId: tunnel.sandboxId, host: tunnel.host, port: tunnel.port, scheme: 'https' }));
 }
 
 /**

@@ -6,8 +6,8 @@ import type { ResolvedSecret } from '../resolver/types.js';
 import { rewriteRequestBody, type BodyRewrite } from '../substitution/body.js';
 import { VeilError } from '../errors.js';
 import { admitRequest, disallowedPlaceholders, namesWithPlace, uniqueNames, type Admitted } from './admit.js';
-import { hostForUrl } from './destination.js';
 import type { Engine } from './engine.js';
+import type { Logger } from '../log/logger.js';
 import { stripHopByHop, withoutHeader } from './hop-by-hop.js';
 import { replyError } from './replies.js';
 import { planResponseScrub, scrubNeedles } from './scrub.js';
@@ -82,8 +82,9 @@ export async function handleRequest(engine: Engine, req: IncomingMessage, res: S
     chunked = prepared.chunked;
   }
 
+  let logFields: Record<string, unknown> | null = null;
   forwardUpstream(engine, req, res, {
-    origin: `${admitted.scheme}://${hostForUrl(admitted.host)}:${admitted.port}`,
+    origin: admitted.origin,
     path: admitted.path,
     // Ask for an identity response when a value may go upstream, so it can be scrubbed as it streams.
     rawHeaders: scrub.length > 0 ? withoutHeader(rawHeaders, 'accept-encoding') : rawHeaders,
@@ -91,7 +92,10 @@ export async function handleRequest(engine: Engine, req: IncomingMessage, res: S
     buffer,
     chunked,
     scrub,
-    log: { ...admitted.log, substituted: uniqueNames(admitted.substituted), ...bodyLog },
+    // Built only when a line is written: most requests log one access line at most.
+    log: () => (logFields ??= { ...admitted.log, substituted: uniqueNames(admitted.substituted), ...bodyLog }),
+    access: () => ({ ...admitted.access.fields, substituted: uniqueNames(admitted.substituted), ...bodyLog }),
+    accessLogger: admitted.access.logger,
   });
 }
 
@@ -172,6 +176,9 @@ async function prepareBody(engine: Engine, req: IncomingMessage, res: ServerResp
     if (engine.disallowed === 'block') {
       const guard = new DisallowedGuard(rewrite);
       body.on('error', (error) => guard.destroy(error));
+      // undici sees the error through its iterator (when it reads); without this listener an error
+      // raised before it starts reading, or after it stopped, would be an uncaught exception.
+      guard.on('error', () => {});
       body = body.pipe(guard);
     } else {
       body.once('end', () => {
@@ -200,7 +207,11 @@ interface Forward {
   chunked: boolean;
   /** Secrets whose value may have gone upstream: the response is scrubbed for them. */
   scrub: readonly ResolvedSecret[];
-  log: Record<string, unknown>;
+  /** This request's log fields (for warnings). */
+  log: () => Record<string, unknown>;
+  /** The access line's fields, without those `accessLogger` already binds. */
+  access: () => Record<string, unknown>;
+  accessLogger: Logger;
 }
 
 /** Statuses (and HEAD) whose response never has a body. */
@@ -243,6 +254,8 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
   let inline: Replacer | null = null;
   /** The proxy already answered the client itself (a response it refused to relay). */
   let answered = false;
+  let resumeUpstream: (() => void) | null = null;
+  let waitingForDrain = false;
 
   const handler: Dispatcher.DispatchHandler = {
     onConnect(abort) {
@@ -260,7 +273,7 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
         if (plan.unscrubbable) {
           finished = true;
           answered = true;
-          engine.logger.warn({ ...forward.log, status: 502 }, 'response in an unknown Content-Encoding cannot be scrubbed: refused');
+          engine.logger.warn({ ...forward.log(), status: 502 }, 'response in an unknown Content-Encoding cannot be scrubbed: refused');
           replyError(res, 502, 'the upstream answered in a Content-Encoding Veil cannot decode, so it cannot be checked for secret values');
           abortUpstream?.(new Error('unscrubbable response'));
           return false;
@@ -270,7 +283,7 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
         if (plan.body) {
           sink = plan.body;
           pipeline(plan.body, res).catch((error: unknown) => {
-            engine.logger.warn({ ...forward.log, reason: (error as Error).message.slice(0, 200) }, 'response could not be scrubbed (decode failed or client left)');
+            engine.logger.warn({ ...forward.log(), reason: (error as Error).message.slice(0, 200) }, 'response could not be scrubbed (decode failed or client left)');
             abortUpstream?.(new Error('response scrubbing failed'));
             res.destroy();
           });
@@ -286,19 +299,32 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
         abortUpstream?.(new Error('invalid upstream response head'));
         return false;
       }
-      sink.on('drain', () => resume());
+      resumeUpstream = resume;
       return true;
     },
     onData(chunk) {
+      let more: boolean;
       if (inline) {
         const out = inline.push(chunk);
-        return out === null ? !res.writableNeedDrain : res.write(out);
+        more = out === null ? !res.writableNeedDrain : res.write(out);
+      } else {
+        more = sink.write(chunk);
       }
-      return sink.write(chunk);
+      // undici pauses on false; the client side's drain resumes it (listener added only when needed).
+      if (!more && !waitingForDrain) {
+        waitingForDrain = true;
+        sink.once('drain', () => {
+          waitingForDrain = false;
+          resumeUpstream?.();
+        });
+      }
+      return more;
     },
     onComplete() {
       finished = true;
-      engine.logger.info({ ...forward.log, status: res.statusCode, ...(needles ? { scrubbed: true } : {}) }, 'proxied');
+      if (forward.accessLogger.isLevelEnabled('info')) {
+        forward.accessLogger.info({ ...forward.access(), status: res.statusCode, ...(needles ? { scrubbed: true } : {}) }, 'proxied');
+      }
       if (inline) {
         const rest = inline.end();
         if (rest !== null) res.end(rest);
@@ -311,9 +337,9 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
       finished = true;
       if (answered) return; // we refused the response ourselves and aborted the upstream
       const blocked = findCause(error, isBlocked);
-      if (blocked) engine.logger.warn({ ...forward.log, secrets: blocked.names }, 'blocked: placeholder in a streamed body sent to a host not on its allowlist; request cut');
+      if (blocked) engine.logger.warn({ ...forward.log(), secrets: blocked.names }, 'blocked: placeholder in a streamed body sent to a host not on its allowlist; request cut');
       if (res.headersSent) {
-        engine.logger.warn({ ...forward.log, status: res.statusCode, reason: classifyUpstreamError(error).reason }, 'upstream failed mid-response');
+        engine.logger.warn({ ...forward.log(), status: res.statusCode, reason: classifyUpstreamError(error).reason }, 'upstream failed mid-response');
         res.destroy();
         return;
       }
@@ -323,12 +349,12 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
         return;
       }
       if (forward.chunked && findCause(error, isDecodeFailure)) {
-        engine.logger.warn({ ...forward.log, status: 400 }, 'streamed request body does not decode as its Content-Encoding');
+        engine.logger.warn({ ...forward.log(), status: 400 }, 'streamed request body does not decode as its Content-Encoding');
         replyError(res, 400, 'request body does not decode as its Content-Encoding', { connection: 'close' });
         return;
       }
       const failure = classifyUpstreamError(error);
-      engine.logger.warn({ ...forward.log, status: failure.status, reason: failure.reason }, 'upstream failed');
+      engine.logger.warn({ ...forward.log(), status: failure.status, reason: failure.reason }, 'upstream failed');
       replyError(res, failure.status, failure.reason);
     },
   } as Dispatcher.DispatchHandler;

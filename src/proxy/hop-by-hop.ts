@@ -17,19 +17,20 @@ const ALWAYS_STRIPPED = new Set([
 
 /** Removes hop-by-hop and Proxy-* headers from a raw [name, value, ...] list, keeping order and casing. */
 export function stripHopByHop(rawHeaders: readonly string[]): string[] {
-  const listedInConnection = new Set<string>();
+  // Most messages have no Connection header: no Set for them (this runs twice per proxied request).
+  let listedInConnection: Set<string> | null = null;
   for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
     if (rawHeaders[index]!.toLowerCase() !== 'connection') continue;
     for (const token of rawHeaders[index + 1]!.split(',')) {
       const name = token.trim().toLowerCase();
-      if (name !== '') listedInConnection.add(name);
+      if (name !== '') (listedInConnection ??= new Set()).add(name);
     }
   }
   const kept: string[] = [];
   for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
     const name = rawHeaders[index]!;
     const lower = name.toLowerCase();
-    if (ALWAYS_STRIPPED.has(lower) || listedInConnection.has(lower) || lower.startsWith('proxy-')) continue;
+    if (ALWAYS_STRIPPED.has(lower) || listedInConnection?.has(lower) === true || lower.startsWith('proxy-')) continue;
     kept.push(name, rawHeaders[index + 1]!);
   }
   return kept;
