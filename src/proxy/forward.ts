@@ -14,6 +14,11 @@ import { planResponseScrub, scrubNeedles } from './scrub.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 import type { Replacer } from '../substitution/stream-replace.js';
 
+function expectsContinue(req: IncomingMessage): boolean {
+  const expect = req.headers.expect;
+  return typeof expect === 'string' && expect.toLowerCase() === '100-continue';
+}
+
 function hasBody(req: IncomingMessage): boolean {
   if (req.headers['transfer-encoding'] !== undefined) return true;
   const length = req.headers['content-length'];
@@ -65,6 +70,15 @@ export async function handleRequest(engine: Engine, req: IncomingMessage, res: S
     return;
   }
 
+  // Requests with `Expect: 100-continue` reach us through 'checkContinue' (server.ts): the client
+  // sends its body only after `100 Continue`, which is sent once the body is accepted, so a refused
+  // request (407, 403, 413...) is answered before a byte of its body is on the wire.
+  let continued = !expectsContinue(req);
+  const sendContinue = () => {
+    if (continued) return;
+    continued = true;
+    res.writeContinue();
+  };
   let body: Readable | null = hasBody(req) ? req : null;
   let buffer: Buffer | null = null;
   let rawHeaders = admitted.rawHeaders;
@@ -72,7 +86,7 @@ export async function handleRequest(engine: Engine, req: IncomingMessage, res: S
   let bodyLog: Record<string, unknown> = {};
   let chunked = false;
   if (body) {
-    const prepared = await prepareBody(engine, req, res, admitted);
+    const prepared = await prepareBody(engine, req, res, admitted, sendContinue);
     if (!prepared) return;
     body = prepared.body;
     buffer = prepared.buffer;
@@ -82,6 +96,7 @@ export async function handleRequest(engine: Engine, req: IncomingMessage, res: S
     chunked = prepared.chunked;
   }
 
+  sendContinue(); // a body that goes through untouched is read by undici from here on
   let logFields: Record<string, unknown> | null = null;
   forwardUpstream(engine, req, res, {
     origin: admitted.origin,
@@ -117,7 +132,7 @@ interface PreparedBody {
  * bodies; streamed when chunked; buffered (memory, then a temp file) when it has a Content-Length.
  * Replies itself and returns null when the request cannot go on (413, 400, 403, client gone).
  */
-async function prepareBody(engine: Engine, req: IncomingMessage, res: ServerResponse, admitted: Admitted): Promise<PreparedBody | null> {
+async function prepareBody(engine: Engine, req: IncomingMessage, res: ServerResponse, admitted: Admitted, beforeRead: () => void): Promise<PreparedBody | null> {
   // Transfer-Encoding is hop-by-hop (stripped from admitted.rawHeaders): say explicitly that the body is streamed.
   const chunked = req.headers['transfer-encoding'] !== undefined;
   const abort = new AbortController();
@@ -135,6 +150,7 @@ async function prepareBody(engine: Engine, req: IncomingMessage, res: ServerResp
       hardCap: engine.body.hardCap,
       ...(engine.body.tmpDir !== undefined ? { tmpDir: engine.body.tmpDir } : {}),
       signal: abort.signal,
+      beforeRead,
     });
   } catch (error) {
     if (res.destroyed) return null;
@@ -234,10 +250,30 @@ const isBlocked = (candidate: object): candidate is BlockedBodyError => candidat
 const isDecodeFailure = (candidate: object): candidate is Error => String((candidate as { code?: unknown }).code ?? '').startsWith('Z_');
 
 /**
+ * A scrubbed identity response that announces at most this many bytes is held until complete and
+ * sent with its exact new Content-Length (one write, a length the client can check, and a clean 502
+ * if the upstream fails mid-body); longer ones stream chunked.
+ */
+const HOLD_RESPONSE_MAX = 64 * 1024;
+
+/** The Content-Length an upstream announced, or null (absent, repeated differently, malformed). */
+function declaredLength(rawHeaders: readonly string[]): number | null {
+  let length: number | null = null;
+  for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
+    if (rawHeaders[index]!.length !== 14 || rawHeaders[index]!.toLowerCase() !== 'content-length') continue;
+    const value = rawHeaders[index + 1]!.trim();
+    if (!/^\d{1,15}$/.test(value) || (length !== null && length !== Number(value))) return null;
+    length = Number(value);
+  }
+  return length;
+}
+
+/**
  * Sends the request upstream with undici and streams the answer back, with backpressure both ways.
- * When `scrub` is not empty the response head and body are scrubbed (see scrub.ts): Content-Length
- * is dropped (the body goes chunked) and a gzip/deflate/br body is decoded first; a body in an
- * unknown Content-Encoding cannot be scrubbed and is refused (502).
+ * When `scrub` is not empty the response head and body are scrubbed (see scrub.ts): a small identity
+ * body is held and sent with its new exact Content-Length; otherwise Content-Length is dropped (the
+ * body goes chunked) and a gzip/deflate/br body is decoded first; a body in an unknown
+ * Content-Encoding cannot be scrubbed and is refused (502).
  */
 function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerResponse, forward: Forward): void {
   let abortUpstream: ((reason?: Error) => void) | null = null;
@@ -256,6 +292,29 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
   let answered = false;
   let resumeUpstream: (() => void) | null = null;
   let waitingForDrain = false;
+  /** A small scrubbed response held until complete (see HOLD_RESPONSE_MAX). */
+  let held: { statusCode: number; statusMessage: string; headers: string[]; pieces: Buffer[]; size: number } | null = null;
+
+  /** Writes the response head; false (and a 502 sent) when Node refuses a header from the upstream. */
+  const sendHead = (statusCode: number, statusMessage: string, headers: string[]): boolean => {
+    try {
+      res.writeHead(statusCode, statusMessage || undefined, headers);
+      return true;
+    } catch {
+      // Invalid characters from the upstream: answer 502 instead.
+      finished = true;
+      answered = true;
+      replyError(res, 502, 'upstream sent a response head that cannot be relayed');
+      abortUpstream?.(new Error('invalid upstream response head'));
+      return false;
+    }
+  };
+
+  const logAccess = () => {
+    if (forward.accessLogger.isLevelEnabled('info')) {
+      forward.accessLogger.info({ ...forward.access(), status: res.statusCode, ...(needles ? { scrubbed: true } : {}) }, 'proxied');
+    }
+  };
 
   const handler: Dispatcher.DispatchHandler = {
     onConnect(abort) {
@@ -278,8 +337,16 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
           abortUpstream?.(new Error('unscrubbable response'));
           return false;
         }
+        if (plan.inline) {
+          inline = plan.inline;
+          const length = declaredLength(headers);
+          if (length !== null && length <= HOLD_RESPONSE_MAX) {
+            held = { statusCode, statusMessage, headers: plan.rawHeaders, pieces: [], size: 0 };
+            resumeUpstream = resume;
+            return true;
+          }
+        }
         headers = plan.rawHeaders;
-        if (plan.inline) inline = plan.inline;
         if (plan.body) {
           sink = plan.body;
           pipeline(plan.body, res).catch((error: unknown) => {
@@ -289,20 +356,19 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
           });
         }
       }
-      try {
-        res.writeHead(statusCode, statusMessage || undefined, headers);
-      } catch {
-        // A header Node refuses to write (invalid characters from the upstream): answer 502 instead.
-        finished = true;
-        answered = true;
-        replyError(res, 502, 'upstream sent a response head that cannot be relayed');
-        abortUpstream?.(new Error('invalid upstream response head'));
-        return false;
-      }
+      if (!sendHead(statusCode, statusMessage, headers)) return false;
       resumeUpstream = resume;
       return true;
     },
     onData(chunk) {
+      if (held) {
+        const out = inline!.push(chunk);
+        if (out !== null) {
+          held.pieces.push(out);
+          held.size += out.length;
+        }
+        return true;
+      }
       let more: boolean;
       if (inline) {
         const out = inline.push(chunk);
@@ -322,9 +388,19 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
     },
     onComplete() {
       finished = true;
-      if (forward.accessLogger.isLevelEnabled('info')) {
-        forward.accessLogger.info({ ...forward.access(), status: res.statusCode, ...(needles ? { scrubbed: true } : {}) }, 'proxied');
+      if (held) {
+        const rest = inline!.end();
+        if (rest !== null) {
+          held.pieces.push(rest);
+          held.size += rest.length;
+        }
+        const body = held.pieces.length === 1 ? held.pieces[0]! : Buffer.concat(held.pieces, held.size);
+        if (!sendHead(held.statusCode, held.statusMessage, [...held.headers, 'Content-Length', String(body.length)])) return;
+        logAccess();
+        res.end(body);
+        return;
       }
+      logAccess();
       if (inline) {
         const rest = inline.end();
         if (rest !== null) res.end(rest);

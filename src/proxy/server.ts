@@ -74,6 +74,8 @@ export function createProxyServer(options: ProxyOptions): ProxyServer {
   intercept.emit('listening');
   intercept.timeout = Math.max(timeouts.idleMs, timeouts.upstreamHeadersMs, timeouts.upstreamBodyMs) + 5_000;
   intercept.on('clientError', onClientError);
+  // Expect: 100-continue is answered by handleRequest once the body is accepted, not up front.
+  intercept.on('checkContinue', onRequest);
   const onUpgrade = (req: Parameters<typeof handleUpgrade>[1], socket: Parameters<typeof handleUpgrade>[2], head: Buffer) => {
     handleUpgrade(engine, req, socket, head).catch((error: unknown) => {
       engine.logger.error({ err: (error as Error).message }, 'upgrade handler failed');
@@ -84,6 +86,7 @@ export function createProxyServer(options: ProxyOptions): ProxyServer {
 
   const server = createServer(serverOptions, onRequest);
   server.on('clientError', onClientError);
+  server.on('checkContinue', onRequest);
   server.on('upgrade', onUpgrade);
   server.on('connection', (socket: Socket) => socket.setNoDelay(true));
   server.on('connect', (req, socket: Socket, head: Buffer) => {

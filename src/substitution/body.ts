@@ -83,6 +83,8 @@ export interface BodyRewriteInput {
   tmpDir?: string;
   /** Aborts buffering (e.g. the client went away); the temp file is removed. */
   signal?: AbortSignal;
+  /** Called once the body is accepted, right before it is read (the proxy answers `Expect: 100-continue` there). */
+  beforeRead?: () => void;
   /** Called with the temp file's path right after it is created (tests, debug logging). */
   onSpill?: (filePath: string) => void;
 }
@@ -167,6 +169,7 @@ export async function rewriteRequestBody(source: Readable, input: BodyRewriteInp
 
   // Refused before reading anything: `source` is left as it is (the proxy answers 413 and closes).
   if (!streaming && contentLength! > input.hardCap) throw new BodyTooLargeError(input.hardCap);
+  input.beforeRead?.();
 
   const form = bodyValueFormFor(headerValue(rawHeaders, 'content-type'));
   const substituted: ResolvedSecret[] = [];

@@ -5,6 +5,7 @@
  */
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -149,6 +150,60 @@ describe('request bodies (curl through the intercepting proxy)', () => {
     expect(result.status).toBe(413);
     expect(result.body).toContain('request body too large');
     expect(fx.https.received.length).toBe(before);
+  });
+});
+
+describe('Expect: 100-continue (raw HTTP/1.1 on the proxy port)', () => {
+  /** Sends a request head, then returns the bytes the proxy sends until `until` matches or 3 s pass. */
+  function exchange(head: string, onFirstReply: (socket: Socket, reply: string) => void): Promise<string> {
+    return new Promise((resolve) => {
+      const socket = netConnect(fx.proxyPort, '127.0.0.1');
+      let seen = '';
+      let first = true;
+      const timer = setTimeout(() => socket.destroy(), 3_000);
+      socket.on('data', (chunk) => {
+        seen += chunk.toString('latin1');
+        if (first && /\r\n\r\n/.test(seen)) {
+          first = false;
+          onFirstReply(socket, seen);
+        }
+      });
+      socket.on('error', () => {});
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve(seen);
+      });
+      socket.write(head);
+    });
+  }
+  const auth = () => `Proxy-Authorization: Basic ${Buffer.from(fx.userinfo).toString('base64')}\r\n`;
+
+  it('a body too large to substitute gets 413 at once, never a 100 Continue inviting it', async () => {
+    const before = fx.http.received.length;
+    const reply = await exchange(
+      `POST http://api.example.com:${fx.http.port}/too-big HTTP/1.1\r\nHost: api.example.com:${fx.http.port}\r\n${auth()}` +
+        `Content-Type: text/plain\r\nContent-Length: ${4 * 1024 * 1024}\r\nExpect: 100-continue\r\n\r\n`,
+      () => {},
+    );
+    expect(reply.startsWith('HTTP/1.1 413 ')).toBe(true);
+    expect(reply).not.toContain('100 Continue');
+    expect(fx.http.received.length).toBe(before);
+  });
+
+  it('an accepted body gets 100 Continue first, then is substituted and forwarded', async () => {
+    const body = `k=${longSecret.placeholder}`;
+    const reply = await exchange(
+      `POST http://api.example.com:${fx.http.port}/continued HTTP/1.1\r\nHost: api.example.com:${fx.http.port}\r\n${auth()}` +
+        `Content-Type: text/plain\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
+      (socket, first) => {
+        // Only now is the body sent, as a client that honours Expect does.
+        if (first.startsWith('HTTP/1.1 100 Continue')) socket.write(body);
+      },
+    );
+    expect(reply.startsWith('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 ')).toBe(true);
+    const seen = lastSeen(fx.http);
+    expect(seen.url).toBe('/continued');
+    expect(seen.body).toBe(`k=${LONG_VALUE}`);
   });
 });
 
