@@ -135,9 +135,8 @@ interface PreparedBody {
 async function prepareBody(engine: Engine, req: IncomingMessage, res: ServerResponse, admitted: Admitted, beforeRead: () => void): Promise<PreparedBody | null> {
   // Transfer-Encoding is hop-by-hop (stripped from admitted.rawHeaders): say explicitly that the body is streamed.
   const chunked = req.headers['transfer-encoding'] !== undefined;
-  const abort = new AbortController();
-  const onClose = () => abort.abort();
-  res.once('close', onClose);
+  // No abort signal: a client that goes away destroys `req`, which fails the read (premature close)
+  // on both the in-memory and the stream path (the temp file is removed then).
   let rewrite: BodyRewrite;
   try {
     rewrite = await rewriteRequestBody(req, {
@@ -149,7 +148,6 @@ async function prepareBody(engine: Engine, req: IncomingMessage, res: ServerResp
       memoryLimit: engine.body.memoryLimit,
       hardCap: engine.body.hardCap,
       ...(engine.body.tmpDir !== undefined ? { tmpDir: engine.body.tmpDir } : {}),
-      signal: abort.signal,
       beforeRead,
     });
   } catch (error) {
@@ -163,8 +161,6 @@ async function prepareBody(engine: Engine, req: IncomingMessage, res: ServerResp
     engine.logger.warn({ ...admitted.log, reason: (error as Error).message.slice(0, 200) }, 'request body could not be read');
     replyError(res, 400, 'request body could not be read', { connection: 'close' });
     return null;
-  } finally {
-    res.off('close', onClose);
   }
   if (res.destroyed) {
     rewrite.dispose();

@@ -56,6 +56,18 @@ export function bodyValueFormFor(contentType: string | null | undefined): BodyVa
   return 'raw';
 }
 
+/**
+ * bodyValueBytes per secret object, per form: the mapping cache hands out the same secret objects
+ * until a refresh replaces them (then these entries go with them).
+ */
+const valueBytesCache = new WeakMap<ResolvedSecret, Partial<Record<BodyValueForm, Buffer>>>();
+
+function secretValueBytes(secret: ResolvedSecret, form: BodyValueForm): Buffer {
+  let forms = valueBytesCache.get(secret);
+  if (forms === undefined) valueBytesCache.set(secret, (forms = {}));
+  return (forms[form] ??= bodyValueBytes(secret.value, form));
+}
+
 /** The bytes that replace a placeholder in a body of the given form. */
 export function bodyValueBytes(value: string, form: BodyValueForm): Buffer {
   if (form === 'json') return Buffer.from(JSON.stringify(value).slice(1, -1), 'utf8');
@@ -184,7 +196,7 @@ export async function rewriteRequestBody(source: Readable, input: BodyRewriteInp
     }
     let value = bytes.get(secret);
     if (value === undefined) {
-      value = bodyValueBytes(secret.value, form);
+      value = secretValueBytes(secret, form);
       bytes.set(secret, value);
       substituted.push(secret);
     }
@@ -258,7 +270,7 @@ export async function rewriteRequestBody(source: Readable, input: BodyRewriteInp
 /** The most bytes an identity body of `length` bytes can become: every 37 bytes a placeholder replaced by the longest value. */
 function maxRewrittenLength(length: number, candidates: readonly ResolvedSecret[], form: BodyValueForm): number {
   let longest = 0;
-  for (const secret of candidates) longest = Math.max(longest, bodyValueBytes(secret.value, form).length);
+  for (const secret of candidates) longest = Math.max(longest, secretValueBytes(secret, form).length);
   return length + Math.floor(length / PLACEHOLDER_LENGTH) * Math.max(0, longest - PLACEHOLDER_LENGTH);
 }
 
@@ -285,11 +297,7 @@ function collectReplaced(source: Readable, matcher: Matcher, signal: AbortSignal
       reject(error);
     };
     const onData = (chunk: Buffer | string) => {
-      const out = replacer.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-      if (out !== null) {
-        pieces.push(out);
-        size += out.length;
-      }
+      size += replacer.pushInto(typeof chunk === 'string' ? Buffer.from(chunk) : chunk, pieces);
     };
     const onEnd = () => {
       cleanup();

@@ -192,6 +192,23 @@ export class Replacer {
     return joinPieces(pieces);
   }
 
+  /**
+   * As push, but appends the decided pieces to `out` without joining them (a caller that collects
+   * the whole output saves a copy). Returns how many bytes it appended.
+   */
+  pushInto(bytes: Buffer, out: Buffer[]): number {
+    if (bytes.length === 0) return 0;
+    const data = this.pending.length === 0 ? bytes : Buffer.concat([this.pending, bytes]);
+    const { pieces, keepFrom } = processBuffer(this.matcher, data, false);
+    this.pending = keepFrom < data.length ? Buffer.from(data.subarray(keepFrom)) : EMPTY;
+    let size = 0;
+    for (const piece of pieces) {
+      out.push(piece);
+      size += piece.length;
+    }
+    return size;
+  }
+
   /** The rest, at the end of the data (null when nothing is left). */
   end(): Buffer | null {
     if (this.pending.length === 0) return null;

@@ -190,6 +190,28 @@ describe('Expect: 100-continue (raw HTTP/1.1 on the proxy port)', () => {
     expect(fx.http.received.length).toBe(before);
   });
 
+  it('a client that dies while its body is being collected for substitution: nothing forwarded, no temp file left, the proxy goes on', async () => {
+    const before = fx.http.received.length;
+    // 1,500 bytes stay in memory whatever they hold (in-memory path); 100,000 bytes spill to a temp file (stream path).
+    for (const [length, sent] of [[1_500, 100], [100_000, 40_000]] as const) {
+      const socket = netConnect(fx.proxyPort, '127.0.0.1');
+      socket.on('error', () => {});
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write(
+        `POST http://api.example.com:${fx.http.port}/dies HTTP/1.1\r\nHost: api.example.com:${fx.http.port}\r\n${auth()}` +
+          `Content-Type: text/plain\r\nContent-Length: ${length}\r\n\r\nk=${longSecret.placeholder}${'x'.repeat(sent)}`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      socket.destroy();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(readdirSync(spillDir)).toEqual([]);
+    expect(fx.http.received.length).toBe(before);
+    const after = await viaCurl(fx, 'api.example.com', '/still-there', ['--data', `k=${longSecret.placeholder}`]);
+    expect(after.status).toBe(200);
+    expect(lastSeen(fx.https).body).toBe(`k=${LONG_VALUE}`);
+  });
+
   it('an accepted body gets 100 Continue first, then is substituted and forwarded', async () => {
     const body = `k=${longSecret.placeholder}`;
     const reply = await exchange(
