@@ -45,7 +45,8 @@ function parseArgs(argv) {
     else if (a === '--upload-mib') o.uploadMiB = Math.max(1, Math.min(4096, Number(val())));
     else if (a === '--veil-main') o.veilMain = resolve(val());
     else if (a === '--variant') {
-      // --variant NAME=MAIN[@NODE_FLAG,...]: one more Veil column `v-NAME` (quiet), for A/B runs of builds or flags
+      // --variant NAME=MAIN[@NODE_FLAG,...]: one more Veil column `v-NAME` (quiet; NAME ending in -info: log level info),
+      // for A/B runs of builds or node flags
       const m = /^([a-z0-9][a-z0-9-]*)=([^@]+)(?:@(.*))?$/i.exec(val());
       if (!m) throw new Error('--variant needs NAME=MAIN[@NODE_FLAG,...]');
       o.variants.push({ name: `v-${m[1]}`, main: resolve(m[2]), nodeArgs: m[3] ? m[3].split(',').filter(Boolean) : [] });
@@ -258,7 +259,8 @@ async function main() {
   for (const name of ['veil', 'veil-quiet', ...opts.variants.map((v) => v.name)]) {
     if (!opts.proxies.includes(name)) continue;
     const variant = opts.variants.find((v) => v.name === name);
-    const quiet = name === 'veil-quiet' || variant !== undefined;
+    // variants run quiet like veil-quiet, unless their name ends in -info (default log level, access line on)
+    const quiet = name === 'veil-quiet' || (variant !== undefined && !name.endsWith('-info'));
     if (quiet && opts.proxies.includes('veil') && !P.veil) {
       notes.push(`veil-quiet: skipped: Veil is not available (see above)`);
       continue;
