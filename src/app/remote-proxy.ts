@@ -51,6 +51,7 @@ export async function startRemoteProxy(config: ProxyConfig, options: RemoteProxy
       { proxyUrl: proxy.url, controlPlane: config.controlPlaneUrl, caCertFile: ca.certFile, changeStream: streamConnected ? 'connected' : 'connecting' },
       'ready',
     );
+    logger.flush(); // supervisors and tests wait for this line: do not leave it in the batch
     let closing: Promise<void> | undefined;
     return {
       proxyUrl: proxy.url,

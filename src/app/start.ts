@@ -16,6 +16,11 @@ import type { ChangeFeed } from '../events/types.js';
 export interface StartOptions {
   /** Defaults to a pino logger on stdout at config.logLevel. */
   logger?: Logger;
+  /**
+   * Runs when everything listens, just before the "ready" line (which must be the last word of a
+   * start: whoever waits for it may act at once). `veil serve` prints the generated admin key here.
+   */
+  beforeReady?: (veil: Pick<RunningVeil, 'apiUrl' | 'adminApiKey' | 'adminApiKeyFile'>) => void;
 }
 
 export interface RunningVeil {
@@ -86,8 +91,14 @@ export async function startVeil(config: VeilConfig, options: StartOptions = {}):
     await plane.app.listen({ host: config.apiListen.host, port: config.apiListen.port });
     const apiUrl = urlForAddress(plane.app.server.address());
 
+    options.beforeReady?.({
+      apiUrl,
+      ...(boot.generatedAdminApiKey ? { adminApiKey: boot.generatedAdminApiKey } : {}),
+      ...(boot.adminApiKeyFile ? { adminApiKeyFile: boot.adminApiKeyFile } : {}),
+    });
     // The one machine-readable "ready" line: tests and supervisors wait for it.
     logger.info({ apiUrl, ...(proxy ? { proxyUrl: proxy.url } : {}) }, 'ready');
+    logger.flush(); // supervisors and tests wait for this line: do not leave it in the batch
 
     let closing: Promise<void> | undefined;
     return {

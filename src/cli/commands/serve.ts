@@ -40,14 +40,15 @@ async function run(args: string[], context: CliContext): Promise<number> {
   const config = loadConfig(flags as ConfigFlags, context.env);
   // Loaded here, not at the top: client commands should not pay for fastify, SQLite and the proxy.
   const { startVeil } = await import('../../app/start.js');
-  const veil = await startVeil(config);
-
-  if (veil.adminApiKey) {
-    context.stderr.write(
-      `\nGenerated the admin API key (shown once; also saved to ${veil.adminApiKeyFile ?? 'the data directory'}, mode 0600):\n  ${veil.adminApiKey}\n` +
-        `Use it with: export VEIL_API_URL=${veil.apiUrl} VEIL_API_KEY=$(cat ${veil.adminApiKeyFile ?? '<data-dir>/admin-api-key'})\n\n`,
-    );
-  }
+  const veil = await startVeil(config, {
+    beforeReady: (started) => {
+      if (!started.adminApiKey) return;
+      context.stderr.write(
+        `\nGenerated the admin API key (shown once; also saved to ${started.adminApiKeyFile ?? 'the data directory'}, mode 0600):\n  ${started.adminApiKey}\n` +
+          `Use it with: export VEIL_API_URL=${started.apiUrl} VEIL_API_KEY=$(cat ${started.adminApiKeyFile ?? '<data-dir>/admin-api-key'})\n\n`,
+      );
+    },
+  });
 
   return runUntilSignal(veil);
 }
