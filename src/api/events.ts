@@ -19,12 +19,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { toChangeEvent } from '../events/shape.js';
+import { EVENTS_PATH } from '../events/sse-client.js';
 import type { ChangeEvent, ChangeFeed } from '../events/types.js';
 import type { ApiKeysService } from '../service/orgs.js';
 import type { ApiKeyRecord } from '../store/types.js';
 import { callerOf, requireScope } from './auth.js';
 
-export const EVENTS_PATH = '/events';
+/** Defined once, next to the client that follows the stream. */
+export { EVENTS_PATH };
 export const HEARTBEAT_MS = 15_000;
 /** Unsent bytes allowed to pile up for one stream before it is cut (events are ~120 bytes). */
 const MAX_BUFFERED_BYTES = 256 * 1024;

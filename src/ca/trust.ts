@@ -118,7 +118,7 @@ export async function writeTrustFiles(
 }
 
 /** Quotes a JVM option holding whitespace; the JVM honours quotes in JAVA_TOOL_OPTIONS. */
-function jvmOption(option: string): string {
+export function jvmOption(option: string): string {
   return /\s/.test(option) ? `"${option.replace(/"/g, '\\"')}"` : option;
 }
 

@@ -16,6 +16,7 @@
  *   is disabled by default (jdk.http.auth.tunneling.disabledSchemes): Java clients work with a
  *   sidecar proxy (no credentials) but not with a shared proxy that requires them.
  */
+import { jvmOption } from '../ca/trust.js';
 import { parseProxyAddress } from '../config/parse.js';
 import { reservedEnvNameProblem } from '../service/validation.js';
 
@@ -65,11 +66,6 @@ export interface VeilEnvInput {
   noProxy?: readonly string[] | undefined;
   /** A wgetrc with `ca_certificate = <bundle>` (see wgetrc.ts), set as WGETRC. */
   wgetrc?: string | undefined;
-}
-
-/** Quote a JVM option for JAVA_TOOL_OPTIONS when it holds whitespace (the JVM honours quotes). */
-function jvmOption(option: string): string {
-  return /\s/.test(option) ? `"${option.replace(/"/g, '\\"')}"` : option;
 }
 
 function javaProxyOptions(proxy: ProxyEndpoint, noProxy: readonly string[]): string[] {

@@ -10,18 +10,15 @@
  * - local (no VEIL_API_URL): the data dir opened in-process and a sidecar proxy for this one sandbox
  *   on a free 127.0.0.1 port, so the child's proxy URL carries no credentials at all.
  */
-import { X509Certificate } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { resolveCaLocation } from '../ca/location.js';
 import { SandboxService, toMountList } from '../client/sandboxes.js';
 import type { ClientOptions } from '../client/http.js';
 import { loadConfig, UsageError, type ConfigFlags, type Env } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
 import { buildChildEnv, invalidMountEnvName, parseProxyUrl, type ProxyEndpoint } from './child-env.js';
-import { writeChildTrust } from './child-trust.js';
+import { caFromFile, caFromPem, writeChildTrust } from './child-trust.js';
 import { startCredentialForwarder, type Forwarder } from './credential-forwarder.js';
 import { RELAYED_SIGNALS, exitCodeForSignal, runChild } from './child-process.js';
 import { openLocalVeil, requireLocalData, stderrLogger } from './local.js';
@@ -60,23 +57,10 @@ export interface RunOptions {
   stderr?: NodeJS.WritableStream;
 }
 
-/** Reads a CA certificate PEM and its SHA-256 fingerprint; throws UsageError with the file name. */
-function caFromPem(pem: string, source: string): { certPem: string; fingerprint: string } {
-  try {
-    return { certPem: pem, fingerprint: new X509Certificate(pem).fingerprint256 };
-  } catch {
-    throw new UsageError(`${source} does not hold a PEM certificate`);
-  }
-}
-
 /** The proxy's CA certificate for a remote control plane: reply, VEIL_CA_CERT_FILE, or the CA dir. */
 function remoteCa(reply: CreateReplyExtras, env: Env): { certPem: string; fingerprint: string } {
   if (reply.caCertPem) return caFromPem(reply.caCertPem, 'the control plane reply (caCertPem)');
-  const file = env.VEIL_CA_CERT_FILE || resolveCaLocation({ dir: env.VEIL_CA_DIR || undefined }).certFile;
-  if (!existsSync(file)) {
-    throw new UsageError(`cannot find the proxy's CA certificate: set VEIL_CA_CERT_FILE to the PEM of the Veil CA your proxy uses (looked for ${file})`);
-  }
-  return caFromPem(readFileSync(file, 'utf8'), file);
+  return caFromFile(env);
 }
 
 function remoteProxyEndpoint(reply: CreateReplyExtras, env: Env, sandboxId: string, proxyToken: string | undefined): ProxyEndpoint {

@@ -2,14 +2,12 @@
  * `veil env`: the variables `veil run` would give a child, for an existing sandbox, so that any
  * process (a container entrypoint, an IDE, a shell) can be set up by hand.
  */
-import { readFileSync, existsSync } from 'node:fs';
 import { resolve, join } from 'node:path';
-import { X509Certificate } from 'node:crypto';
-import { loadOrCreateCertificateAuthority, resolveCaLocation } from '../ca/index.js';
+import { loadOrCreateCertificateAuthority } from '../ca/index.js';
 import { SandboxService } from '../client/sandboxes.js';
 import { DEFAULTS, loadConfig, UsageError, type ConfigFlags, type Env } from '../config/index.js';
 import { parseProxyUrl, veilEnv, type ProxyEndpoint } from './child-env.js';
-import { writeChildTrust } from './child-trust.js';
+import { caFromFile, writeChildTrust } from './child-trust.js';
 import { openLocalVeil, requireLocalData, stderrLogger } from './local.js';
 import { nodePreloadPath } from './preload-path.js';
 
@@ -72,10 +70,7 @@ export async function sandboxEnv(options: SandboxEnvOptions): Promise<SandboxEnv
     placeholders = sandbox.env ?? {};
     if (!proxyText) throw new UsageError('set VEIL_PROXY_URL (or --proxy-url) to the Veil proxy the sandbox uses');
     endpoint = parseProxy(proxyText, options.proxyUrl ? '--proxy-url' : 'VEIL_PROXY_URL');
-    const caFile = env.VEIL_CA_CERT_FILE || resolveCaLocation({ dir: env.VEIL_CA_DIR || undefined }).certFile;
-    if (!existsSync(caFile)) throw new UsageError(`cannot find the proxy's CA certificate: set VEIL_CA_CERT_FILE (looked for ${caFile})`);
-    const pem = readFileSync(caFile, 'utf8');
-    ca = { certPem: pem, fingerprint: new X509Certificate(pem).fingerprint256 };
+    ca = caFromFile(env);
   } else {
     const config = loadConfig(options.flags ?? {}, env);
     requireLocalData(config, 'pass --data-dir, or set VEIL_API_URL and VEIL_API_KEY');
