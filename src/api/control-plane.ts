@@ -31,6 +31,8 @@ export interface ControlPlaneOptions {
   feed?: ChangeFeed;
   /** See ApiDeps.sandboxAccess. */
   sandboxAccess?: () => SandboxAccess | undefined;
+  /** See ApiDeps.eventsHeartbeatMs. */
+  eventsHeartbeatMs?: number;
 }
 
 export interface ControlPlane {
@@ -85,6 +87,7 @@ export async function openControlPlane(options: ControlPlaneOptions): Promise<Co
       services,
       resolver,
       ...(options.sandboxAccess ? { sandboxAccess: options.sandboxAccess } : {}),
+      ...(options.eventsHeartbeatMs !== undefined ? { eventsHeartbeatMs: options.eventsHeartbeatMs } : {}),
     });
     let closed = false;
     return {

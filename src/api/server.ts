@@ -51,6 +51,8 @@ export interface ApiDeps {
   resolver?: SecretResolver;
   /** Where sandboxes reach the proxy and the CA they must trust, when known: added to `POST /sandbox` replies. */
   sandboxAccess?: () => SandboxAccess | undefined;
+  /** Interval of the `GET /events` heartbeat (and key re-check); default HEARTBEAT_MS (15 s). */
+  eventsHeartbeatMs?: number;
 }
 
 export interface SandboxAccess {
@@ -156,7 +158,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     true,
   );
 
-  registerEventRoutes(app, { apiKeys: services.apiKeys, feed: deps.feed });
+  registerEventRoutes(app, {
+    apiKeys: services.apiKeys,
+    feed: deps.feed,
+    ...(deps.eventsHeartbeatMs !== undefined ? { heartbeatMs: deps.eventsHeartbeatMs } : {}),
+  });
 
   // --- admin: orgs and keys ---------------------------------------------------------------
   route('POST', '/orgs', 'admin', async (request, reply) => {

@@ -30,6 +30,8 @@ export interface HarnessOptions {
   masterKeyEnv?: string;
   /** Another store (e.g. PostgreSQL); the caller closes it. Default: SQLite in dataDir. */
   repository?: Repository;
+  /** Interval of the `GET /events` heartbeat; default the production one (15 s). */
+  eventsHeartbeatMs?: number;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -42,6 +44,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     masterKeyEnv: options.masterKeyEnv,
     adminApiKeyEnv: options.adminApiKeyEnv,
     ...(options.repository ? { repository: options.repository } : {}),
+    ...(options.eventsHeartbeatMs !== undefined ? { eventsHeartbeatMs: options.eventsHeartbeatMs } : {}),
   });
   await cp.app.listen({ host: '127.0.0.1', port: 0 });
   const address = cp.app.server.address();
