@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
 import type { ResolvedSecret } from '../resolver/types.js';
 import { rewriteRequestBody, type BodyRewrite } from '../substitution/body.js';
+import { DisallowedPlaceholderError } from '../substitution/errors.js';
 import { VeilError } from '../errors.js';
 import { admitRequest, disallowedPlaceholders, namesWithPlace, uniqueNames, type Admitted } from './admit.js';
 import type { Engine } from './engine.js';
@@ -23,35 +24,6 @@ function hasBody(req: IncomingMessage): boolean {
   if (req.headers['transfer-encoding'] !== undefined) return true;
   const length = req.headers['content-length'];
   return length !== undefined && length !== '0';
-}
-
-/** Raised inside a streamed body when a disallowed placeholder shows up in block mode. */
-class BlockedBodyError extends Error {
-  constructor(readonly names: string) {
-    super('placeholder of a disallowed secret in a streamed body');
-  }
-}
-
-/**
- * Block mode for streamed (chunked) bodies: the body cannot be checked before it is forwarded, so
- * the stream is cut as soon as the rewriter reports a disallowed placeholder. The chunk carrying
- * it is never sent: the upstream sees an aborted, incomplete request and the client gets 403
- * (or a cut connection when the upstream had already answered).
- */
-class DisallowedGuard extends Transform {
-  constructor(private readonly rewrite: BodyRewrite) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    if (this.rewrite.disallowed.length > 0) return callback(new BlockedBodyError(namesWithPlace(this.rewrite.disallowed)));
-    callback(null, chunk);
-  }
-
-  override _flush(callback: TransformCallback): void {
-    if (this.rewrite.disallowed.length > 0) return callback(new BlockedBodyError(namesWithPlace(this.rewrite.disallowed)));
-    callback();
-  }
 }
 
 /** Handles one request, plain (absolute-form on the proxy port) or decrypted from a CONNECT tunnel. */
@@ -149,6 +121,11 @@ async function prepareBody(engine: Engine, req: IncomingMessage, res: ServerResp
       hardCap: engine.body.hardCap,
       ...(engine.body.tmpDir !== undefined ? { tmpDir: engine.body.tmpDir } : {}),
       beforeRead,
+      // Block mode for streamed (chunked) bodies, which cannot be checked before they are forwarded:
+      // the rewrite fails at a disallowed placeholder and the chunk carrying it is never sent; the
+      // upstream sees an aborted, incomplete request and the client gets 403 (or a cut connection
+      // when the upstream had already answered). See onError in forwardUpstream.
+      blockDisallowed: engine.disallowed === 'block',
     });
   } catch (error) {
     if (res.destroyed) return null;
@@ -184,20 +161,12 @@ async function prepareBody(engine: Engine, req: IncomingMessage, res: ServerResp
   }
   if (rewrite.mode === 'streaming') {
     res.once('close', () => rewrite.dispose());
-    let body = rewrite.body;
-    if (engine.disallowed === 'block') {
-      const guard = new DisallowedGuard(rewrite);
-      body.on('error', (error) => guard.destroy(error));
-      // undici sees the error through its iterator (when it reads); without this listener an error
-      // raised before it starts reading, or after it stopped, would be an uncaught exception.
-      guard.on('error', () => {});
-      body = body.pipe(guard);
-    } else {
-      body.once('end', () => {
+    if (engine.disallowed !== 'block') {
+      rewrite.body.once('end', () => {
         if (rewrite.disallowed.length > 0) disallowedPlaceholders(engine, admitted.log, rewrite.disallowed, admitted.host);
       });
     }
-    return { body, buffer: null, rawHeaders, scrub: rewrite.candidates, chunked: true, log };
+    return { body: rewrite.body, buffer: null, rawHeaders, scrub: rewrite.candidates, chunked: true, log };
   }
   return { body: rewrite.body, buffer: null, rawHeaders, scrub: [], chunked: false, log };
 }
@@ -241,7 +210,7 @@ function findCause<T>(error: unknown, test: (candidate: object) => candidate is 
   return null;
 }
 
-const isBlocked = (candidate: object): candidate is BlockedBodyError => candidate instanceof BlockedBodyError;
+const isBlocked = (candidate: object): candidate is DisallowedPlaceholderError => candidate instanceof DisallowedPlaceholderError;
 /** zlib errors (codes Z_*): a streamed request body that does not decode as its Content-Encoding. */
 const isDecodeFailure = (candidate: object): candidate is Error => String((candidate as { code?: unknown }).code ?? '').startsWith('Z_');
 
@@ -409,7 +378,8 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
       finished = true;
       if (answered) return; // we refused the response ourselves and aborted the upstream
       const blocked = findCause(error, isBlocked);
-      if (blocked) engine.logger.warn({ ...forward.log(), secrets: blocked.names }, 'blocked: placeholder in a streamed body sent to a host not on its allowlist; request cut');
+      const names = blocked ? namesWithPlace(blocked.secrets) : '';
+      if (blocked) engine.logger.warn({ ...forward.log(), secrets: names }, 'blocked: placeholder in a streamed body sent to a host not on its allowlist; request cut');
       if (res.headersSent) {
         engine.logger.warn({ ...forward.log(), status: res.statusCode, reason: classifyUpstreamError(error).reason }, 'upstream failed mid-response');
         res.destroy();
@@ -417,7 +387,7 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
       }
       if (res.destroyed) return;
       if (blocked) {
-        replyError(res, 403, `secret ${blocked.names} may not be sent to host (not on its allowlist, or that location is not enabled); the streamed request was cut before the placeholder was forwarded`, { connection: 'close' });
+        replyError(res, 403, `secret ${names} may not be sent to host (not on its allowlist, or that location is not enabled); the streamed request was cut before the placeholder was forwarded`, { connection: 'close' });
         return;
       }
       if (forward.chunked && findCause(error, isDecodeFailure)) {

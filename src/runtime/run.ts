@@ -9,6 +9,9 @@
  *   (credential-forwarder.ts): the child's proxy URL holds no token, and Java works too.
  * - local (no VEIL_API_URL): the data dir opened in-process and a sidecar proxy for this one sandbox
  *   on a free 127.0.0.1 port, so the child's proxy URL carries no credentials at all.
+ *
+ * A run killed outright (SIGKILL) cannot delete its sandbox: the next run on the same machine does
+ * (run-leftovers.ts; the default sandbox name records the owning process).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,6 +26,7 @@ import { startCredentialForwarder, type Forwarder } from './credential-forwarder
 import { RELAYED_SIGNALS, exitCodeForSignal, runChild } from './child-process.js';
 import { openLocalVeil, requireLocalData, stderrLogger } from './local.js';
 import { nodePreloadPath } from './preload-path.js';
+import { deleteLeftoverRunSandboxes, runSandboxName } from './run-leftovers.js';
 import { startSidecarProxy } from './sidecar.js';
 import { loadOrCreateCertificateAuthority } from '../ca/index.js';
 
@@ -76,9 +80,16 @@ function remoteProxyEndpoint(reply: CreateReplyExtras, env: Env, sandboxId: stri
   return { host: endpoint.host, port: endpoint.port, credentials: { username: sandboxId, password: proxyToken } };
 }
 
+/** `--sandbox-name`, else a name recording this process (run-leftovers.ts), else none (the id). */
+function sandboxNameFor(options: RunOptions): { name?: string } {
+  const name = options.sandboxName || runSandboxName();
+  return name ? { name } : {};
+}
+
 async function createRemoteSandbox(options: RunOptions, client: ClientOptions, stderr: NodeJS.WritableStream): Promise<RunSandbox> {
   const service = new SandboxService(client);
-  const created = await service.create({ ...(options.sandboxName ? { name: options.sandboxName } : {}), secrets: options.mounts });
+  await deleteLeftoverRunSandboxes(service, stderr);
+  const created = await service.create({ ...sandboxNameFor(options), secrets: options.mounts });
   let forwarder: Forwarder | undefined;
   const release = async () => {
     await forwarder?.close();
@@ -126,10 +137,9 @@ async function createLocalSandbox(options: RunOptions, logger: Logger, stderr: N
   };
   try {
     const ca = await loadOrCreateCertificateAuthority(config.ca, { logger });
-    const created = await local.plane.services.sandboxes.create(local.orgId, {
-      ...(options.sandboxName ? { name: options.sandboxName } : {}),
-      secrets: toMountList(options.mounts),
-    });
+    const sandboxes = local.plane.services.sandboxes;
+    await deleteLeftoverRunSandboxes({ list: () => sandboxes.list(local.orgId), delete: (id) => sandboxes.delete(local.orgId, id) }, stderr);
+    const created = await sandboxes.create(local.orgId, { ...sandboxNameFor(options), secrets: toMountList(options.mounts) });
     steps.push(() => local.plane.services.sandboxes.delete(local.orgId, created.id));
     const sidecar = await startSidecarProxy({ local, config, ca, sandboxId: created.id, logger });
     steps.push(() => sidecar.close());

@@ -16,7 +16,8 @@
  *
  * Candidates: secrets whose locations include 'body' and whose hosts allow the destination (or no
  * hosts + allowUnrestricted). A placeholder of another mounted secret stays and is reported in
- * `disallowed`; unknown placeholders stay silently.
+ * `disallowed` (or, streaming with `blockDisallowed`, fails the body with DisallowedPlaceholderError
+ * before the bytes carrying it are emitted); unknown placeholders stay silently.
  *
  * How a value is written depends on the Content-Type, so that the server decodes exactly the value
  * and the value cannot change the body's structure (the sandbox only had the URL/JSON-safe
@@ -41,7 +42,7 @@ import type { ResolvedSecret } from '../resolver/types.js';
 import { allowedSecrets, PLACEHOLDER_LENGTH, secretAllowed } from './compile.js';
 import { codecChain, parseContentEncoding } from './codecs.js';
 import { percentEncode } from './encode.js';
-import { BodyDecodeError, BodySpillError, BodyTooLargeError } from './errors.js';
+import { BodyDecodeError, BodySpillError, BodyTooLargeError, DisallowedPlaceholderError } from './errors.js';
 import { createReplaceStream, placeholderMatcher, Replacer, type Matcher } from './stream-replace.js';
 import type { CompiledSecrets } from './types.js';
 
@@ -99,6 +100,13 @@ export interface BodyRewriteInput {
   beforeRead?: () => void;
   /** Called with the temp file's path right after it is created (tests, debug logging). */
   onSpill?: (filePath: string) => void;
+  /**
+   * Streaming mode only (the proxy's block mode): a placeholder of a mounted secret that may not go
+   * to this host makes the body fail with DisallowedPlaceholderError; the chunk carrying it is never
+   * emitted (bytes before it may have been). Buffered bodies are complete before anything is sent:
+   * there `disallowed` lists them all and the caller decides.
+   */
+  blockDisallowed?: boolean;
 }
 
 export interface BodyRewrite {
@@ -224,10 +232,13 @@ export async function rewriteRequestBody(source: Readable, input: BodyRewriteInp
     };
   }
   const { decoders, encoders } = codecChain(codings);
-  const stages: (Transform | Readable)[] = [source, ...decoders, createReplaceStream(matcher), ...encoders];
+  const replace = createReplaceStream(streaming && input.blockDisallowed ? blockingMatcher(matcher, disallowed) : matcher);
+  const stages: (Transform | Readable)[] = [source, ...decoders, replace, ...encoders];
   const codingName = codings.join(', ');
 
   if (streaming) {
+    // A failing stage (a body that does not decode, a disallowed placeholder) fails `body`; pipeline
+    // detaches a server request from its socket before destroying it, so the proxy can still answer.
     const body = pipelineCallback(stages as unknown as [Readable, Transform], () => {}) as unknown as Readable;
     return {
       mode: 'streaming',
@@ -324,6 +335,23 @@ function collectReplaced(source: Readable, matcher: Matcher, signal: AbortSignal
 function isZlibError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && code.startsWith('Z_');
+}
+
+/**
+ * `matcher`, failing a scan that found a disallowed placeholder (recorded in `disallowed` by the
+ * lookup) with DisallowedPlaceholderError: thrown before the Replacer returns anything of that scan,
+ * so the stream fails without emitting the chunk that carries the placeholder.
+ */
+function blockingMatcher(matcher: Matcher, disallowed: readonly { name: string; where: 'body' }[]): Matcher {
+  return {
+    maxLength: matcher.maxLength,
+    ...(matcher.minLength !== undefined ? { minLength: matcher.minLength } : {}),
+    forEachMatch(buf, from, limit, visit) {
+      matcher.forEachMatch(buf, from, limit, visit);
+      if (disallowed.length > 0) throw new DisallowedPlaceholderError(disallowed);
+    },
+    ...(matcher.pendingStart ? { pendingStart: matcher.pendingStart.bind(matcher) } : {}),
+  };
 }
 
 /** Collects bytes in memory up to a limit, then in a 0600 temp file; refuses above a hard cap. */

@@ -20,3 +20,17 @@ export class BodySpillError extends VeilError {
     super(500, `the proxy could not store the request body to substitute it (temp file: ${code}); nothing was forwarded`);
   }
 }
+
+/**
+ * Block mode for a streamed body (`blockDisallowed`): the placeholder of a mounted secret that may
+ * not go to this host was found, so the rewrite fails before the bytes carrying it are emitted.
+ * Carries the secrets' names (never a value); the proxy answers 403 or cuts the request.
+ */
+export class DisallowedPlaceholderError extends VeilError {
+  readonly secrets: readonly { name: string; where: 'body' }[];
+
+  constructor(secrets: readonly { name: string; where: 'body' }[]) {
+    super(403, `placeholder of a disallowed secret in a streamed body: ${[...new Set(secrets.map((entry) => entry.name))].join(', ')}`);
+    this.secrets = secrets.slice();
+  }
+}

@@ -237,14 +237,26 @@ export class ReplaceStream extends Transform {
     return this.replacer.heldBackBytes;
   }
 
+  // A matcher may throw (e.g. a disallowed placeholder in block mode, body.ts): the stream fails
+  // with that error and nothing of the chunk being processed is emitted.
   override _transform(chunk: Buffer | string, encoding: BufferEncoding, callback: TransformCallback): void {
-    const out = this.replacer.push(typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk);
+    let out: Buffer | null;
+    try {
+      out = this.replacer.push(typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk);
+    } catch (error) {
+      return callback(error as Error);
+    }
     if (out !== null) this.push(out);
     callback();
   }
 
   override _flush(callback: TransformCallback): void {
-    const out = this.replacer.end();
+    let out: Buffer | null;
+    try {
+      out = this.replacer.end();
+    } catch (error) {
+      return callback(error as Error);
+    }
     if (out !== null) this.push(out);
     callback();
   }

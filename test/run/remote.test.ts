@@ -3,7 +3,7 @@
  * VEIL_API_KEY, VEIL_PROXY_URL, VEIL_CA_CERT_FILE), with real clients and HTTPS servers on
  * 127.0.0.1 standing for the real APIs.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
-import { baseEnv, CLIENTS, fakeSecretValue, makeUpstreamPki, runCli, runProgram, startUpstream, type CliResult, type Upstream } from './support.js';
+import { baseEnv, CLI, CLIENTS, fakeSecretValue, makeUpstreamPki, runCli, runProgram, startUpstream, type CliResult, type Upstream } from './support.js';
 
 const API_HOST = 'api.openai.test';
 const PLAIN_HOST = 'plain.example.test';
@@ -133,6 +133,76 @@ describe('veil run, remote mode', () => {
     expect(result.stdout).toContain(`client-saw OPENAI_API_KEY=${placeholder}\n`);
     expect(api.requests.find((request) => request.url === '/v1/from-reply')?.headers.authorization).toBe(`Bearer ${VALUE}`);
     expect(await sandboxNames()).not.toContain('remote-run-2');
+  });
+});
+
+describe('veil run killed with SIGKILL, remote mode', () => {
+  it.skipIf(process.platform !== 'linux')('the next run on this machine deletes the sandbox left behind, and only sandboxes of dead runs of this machine', async () => {
+    const call = async (method: string, path: string, body?: unknown) => {
+      const response = await fetch(`${serve.apiUrl}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${serve.adminApiKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return { status: response.status, json: (await response.text().then((text) => (text ? JSON.parse(text) : null))) as any };
+    };
+    // Left alone: a run of another machine (or pid namespace), and a sandbox named by hand.
+    const foreign = 'veil-run-0123456789abcdef-1-1-00000000';
+    for (const name of [foreign, 'veil-run-by-hand']) expect((await call('POST', '/sandbox', { name, secrets: [] })).status).toBe(201);
+    const before = await sandboxNames();
+
+    const child = spawn(process.execPath, [CLI, 'run', '--secret', 'K=OPENAI', '--', 'node', '-e', 'setInterval(() => {}, 1000); console.log("pid=" + process.pid)'], {
+      env: { ...baseEnv(), ...remoteEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    let grandchild = 0;
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!/pid=\d+\n/.test(stdout)) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`veil run never started its command; stderr: ${stderr}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      grandchild = Number(/pid=(\d+)/.exec(stdout)![1]);
+      const mine = (await sandboxNames()).filter((name) => !before.includes(name));
+      expect(mine).toHaveLength(1);
+      const name = mine[0]!;
+      expect(name).toMatch(new RegExp(`^veil-run-[0-9a-f]{16}-${child.pid}-[0-9]+-[0-9a-f]{8}$`));
+
+      // A run while that one lives leaves its sandbox alone.
+      const alongside = await veil(['run', '--secret', 'K=OPENAI', '--', 'true']);
+      expect(alongside.stderr).toBe('');
+      expect(alongside.code).toBe(0);
+      expect(await sandboxNames()).toContain(name);
+
+      child.kill('SIGKILL');
+      expect(await exited).toEqual({ code: null, signal: 'SIGKILL' });
+      process.kill(grandchild, 'SIGKILL'); // SIGKILL is not relayed: the command outlived veil run
+      grandchild = 0;
+      expect(await sandboxNames()).toContain(name);
+
+      const next = await veil(['run', '--secret', 'K=OPENAI', '--', 'true']);
+      expect(next.stderr).toBe('');
+      expect(next.code).toBe(0);
+      const after = await sandboxNames();
+      expect(after).not.toContain(name);
+      expect(after.sort()).toEqual([...before].sort());
+      expect(after).toEqual(expect.arrayContaining([foreign, 'veil-run-by-hand']));
+    } finally {
+      child.kill('SIGKILL');
+      if (grandchild) {
+        try {
+          process.kill(grandchild, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      for (const name of [foreign, 'veil-run-by-hand']) await call('DELETE', `/sandbox/${name}`);
+    }
   });
 });
 

@@ -322,6 +322,17 @@ async function sandboxCount(): Promise<number> {
   }
 }
 
+/** Names of the sandboxes in the store of the test data dir. */
+async function sandboxNames(): Promise<string[]> {
+  const repo = await openSqliteRepository(join(dir, 'data', 'veil.db'));
+  try {
+    const org = await repo.getOrgByName('default');
+    return org ? (await repo.listSandboxes(org.id)).map((sandbox) => sandbox.name) : [];
+  } finally {
+    await repo.close();
+  }
+}
+
 describe('veil run: exit status, signals, cleanup', () => {
   it("exits with the child's code and deletes the sandbox", async () => {
     const before = await sandboxCount();
@@ -405,6 +416,49 @@ describe('veil run: exit status, signals, cleanup', () => {
     expect(result.output).toContain('sigints=1');
     expect(result.code).toBe(0);
     expect(await sandboxCount()).toBe(before);
+  });
+
+  it.skipIf(process.platform !== 'linux')('a run killed with SIGKILL leaves its sandbox behind; the next run deletes it, never the sandbox of a live run', async () => {
+    const before = await sandboxNames();
+    const killed = startWaitingChild('setInterval(() => {}, 1000); console.log("pid=" + process.pid); console.log("ready")');
+    let grandchild = 0;
+    try {
+      await killed.ready;
+      grandchild = Number(/pid=(\d+)/.exec(killed.output().stdout)?.[1]);
+      const mine = (await sandboxNames()).filter((name) => !before.includes(name));
+      expect(mine).toHaveLength(1);
+      const name = mine[0]!;
+      expect(name).toMatch(new RegExp(`^veil-run-[0-9a-f]{16}-${killed.child.pid}-[0-9]+-[0-9a-f]{8}$`));
+
+      // Another run while this one lives leaves its sandbox alone.
+      const alongside = await veil(['run', '--secret', 'K=OPENAI', '--', 'true']);
+      expect(alongside.stderr).toBe('');
+      expect(alongside.code).toBe(0);
+      expect(await sandboxNames()).toContain(name);
+
+      const gone = new Promise((resolve) => killed.child.once('exit', (code, signal) => resolve({ code, signal })));
+      killed.child.kill('SIGKILL');
+      expect(await gone).toEqual({ code: null, signal: 'SIGKILL' });
+      // Its child outlives it (SIGKILL is not relayed); it holds the pipes, so end it too.
+      process.kill(grandchild, 'SIGKILL');
+      grandchild = 0;
+      await killed.exited;
+      expect(await sandboxNames()).toContain(name);
+
+      const next = await veil(['run', '--secret', 'K=OPENAI', '--', 'true']);
+      expect(next.stderr).toBe('');
+      expect(next.code).toBe(0);
+      expect((await sandboxNames()).sort()).toEqual([...before].sort());
+    } finally {
+      killed.child.kill('SIGKILL');
+      if (grandchild) {
+        try {
+          process.kill(grandchild, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
   });
 
   it('relays SIGHUP', async () => {

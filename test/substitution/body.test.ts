@@ -2,14 +2,14 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bodyValueBytes, rewriteRequestBody, type BodyRewriteInput } from '../../src/substitution/body.js';
 import { compileSecrets } from '../../src/substitution/compile.js';
 import { replaceLiteral } from '../../src/substitution/scan.js';
-import { BodyDecodeError, BodyTooLargeError } from '../../src/substitution/errors.js';
+import { BodyDecodeError, BodyTooLargeError, DisallowedPlaceholderError } from '../../src/substitution/errors.js';
 import { randomPlaceholder, secret } from './helpers.js';
 
 let tmpDir: string;
@@ -245,6 +245,64 @@ describe('rewriteRequestBody', () => {
     expect((await collect(plan.body)).toString()).toBe('k=short');
     const none = await rewriteRequestBody(Readable.from([]), input(['Transfer-Encoding', 'chunked'], { chunked: false }));
     expect(none.mode).toBe('passthrough');
+  });
+
+  /** Reads `body` until it ends or fails: what it emitted, and the error (null when it ended). */
+  async function drain(body: Readable): Promise<{ emitted: Buffer; error: unknown }> {
+    const out: Buffer[] = [];
+    try {
+      for await (const chunk of body) out.push(Buffer.from(chunk as Buffer));
+      return { emitted: Buffer.concat(out), error: null };
+    } catch (error) {
+      return { emitted: Buffer.concat(out), error };
+    }
+  }
+
+  it('blockDisallowed: a streamed body fails at a disallowed placeholder, which is never emitted (wherever the chunks split)', async () => {
+    const text = `k=${shorter.placeholder}&pad=${'p'.repeat(300)}&bad=${elsewhere.placeholder}&after=${'a'.repeat(100)}`;
+    const rewritten = text.replace(shorter.placeholder, 'short');
+    const cut = rewritten.indexOf(elsewhere.placeholder);
+    const body = Buffer.from(text, 'latin1');
+    const at = text.indexOf(elsewhere.placeholder);
+    for (const split of [1, 40, at - 1, at, at + 1, at + 20, at + 37, body.length - 1]) {
+      const plan = await rewriteRequestBody(Readable.from([body.subarray(0, split), body.subarray(split)]), input(['Transfer-Encoding', 'chunked'], { blockDisallowed: true }));
+      expect(plan.mode).toBe('streaming');
+      const { emitted, error } = await drain(plan.body);
+      expect(error).toBeInstanceOf(DisallowedPlaceholderError);
+      expect((error as DisallowedPlaceholderError).statusCode).toBe(403);
+      expect((error as DisallowedPlaceholderError).secrets).toEqual([{ name: 'ELSE', where: 'body' }]);
+      expect((error as Error).message).not.toContain(elsewhere.value);
+      // The bytes before the placeholder may have gone out (rewritten); the placeholder never does.
+      const seen = emitted.toString('latin1');
+      expect(seen.length).toBeLessThanOrEqual(cut);
+      expect(rewritten.startsWith(seen)).toBe(true);
+      expect(plan.disallowed).toEqual([{ name: 'ELSE', where: 'body' }]);
+    }
+  });
+
+  it('blockDisallowed: also fails a placeholder that ends the body; without the option it stays', async () => {
+    const source = new PassThrough();
+    const plan = await rewriteRequestBody(source, input(['Transfer-Encoding', 'chunked'], { blockDisallowed: true }));
+    source.write(`ok=${shorter.placeholder}&`);
+    source.end(`bad=${elsewhere.placeholder}`);
+    const { emitted, error } = await drain(plan.body);
+    expect(error).toBeInstanceOf(DisallowedPlaceholderError);
+    expect(emitted.toString()).not.toContain(elsewhere.placeholder);
+    expect(`ok=short&bad=`.startsWith(emitted.toString())).toBe(true);
+
+    const passing = await rewriteRequestBody(Readable.from([Buffer.from(`bad=${elsewhere.placeholder}`)]), input(['Transfer-Encoding', 'chunked']));
+    expect((await collect(passing.body)).toString()).toBe(`bad=${elsewhere.placeholder}`);
+    expect(passing.disallowed).toEqual([{ name: 'ELSE', where: 'body' }]);
+  });
+
+  it('blockDisallowed: a gzip body is cut before the placeholder reaches the encoder', async () => {
+    const plain = Buffer.from(`k=${shorter.placeholder}&${'z'.repeat(5000)}&bad=${elsewhere.placeholder}`);
+    const compressed = zlib.gzipSync(plain);
+    const plan = await rewriteRequestBody(Readable.from([compressed.subarray(0, 100), compressed.subarray(100)]), input(['Content-Encoding', 'gzip', 'Transfer-Encoding', 'chunked'], { blockDisallowed: true }));
+    const { emitted, error } = await drain(plan.body);
+    expect(error).toBeInstanceOf(DisallowedPlaceholderError);
+    const decoded = emitted.length === 0 ? '' : zlib.gunzipSync(emitted, { finishFlush: zlib.constants.Z_SYNC_FLUSH }).toString('latin1');
+    expect(decoded).not.toContain(elsewhere.placeholder);
   });
 
   for (const [coding, encode, decode] of [

@@ -12,7 +12,8 @@ registered for this run and deleted when the command ends (also on Ctrl-C).
 
 Options:
   --secret ENV=name         mount secret "name" as env var ENV (repeatable)
-  --sandbox-name NAME       name of the sandbox (default: its id)
+  --sandbox-name NAME       name of the sandbox (default on Linux: veil-run-<machine>-<pid>-..., so
+                            a later run can delete it if this one is killed; elsewhere its id)
   --data-dir DIR            local mode: VEIL_DATA_DIR (default ./.veil)
   --disallowed pass|block   local mode: what the proxy does with a placeholder for a host not on
                             its allowlist (VEIL_DISALLOWED; default pass = forward it unchanged)
