@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
 import type { ResolvedSecret } from '../resolver/types.js';
 import { rewriteRequestBody, type BodyRewrite } from '../substitution/body.js';
+import { isZlibError } from '../substitution/codecs.js';
 import { DisallowedPlaceholderError } from '../substitution/errors.js';
 import { VeilError } from '../errors.js';
 import { admitRequest, disallowedPlaceholders, namesWithPlace, uniqueNames, type Admitted } from './admit.js';
@@ -12,7 +13,7 @@ import type { Logger } from '../log/logger.js';
 import { stripHopByHop, withoutHeader } from './hop-by-hop.js';
 import { replyError } from './replies.js';
 import { planResponseScrub, scrubNeedles } from './scrub.js';
-import { classifyUpstreamError } from './upstream-errors.js';
+import { classifyUpstreamError, findCause } from './upstream-errors.js';
 import type { Replacer } from '../substitution/stream-replace.js';
 
 function expectsContinue(req: IncomingMessage): boolean {
@@ -200,19 +201,7 @@ function bodyless(method: string | undefined, status: number): boolean {
   return method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
 }
 
-/** The first error in the `cause` chain that `test` accepts. */
-function findCause<T>(error: unknown, test: (candidate: object) => candidate is T & object): T | null {
-  let current: unknown = error;
-  for (let depth = 0; depth < 4 && current && typeof current === 'object'; depth += 1) {
-    if (test(current)) return current;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return null;
-}
-
 const isBlocked = (candidate: object): candidate is DisallowedPlaceholderError => candidate instanceof DisallowedPlaceholderError;
-/** zlib errors (codes Z_*): a streamed request body that does not decode as its Content-Encoding. */
-const isDecodeFailure = (candidate: object): candidate is Error => String((candidate as { code?: unknown }).code ?? '').startsWith('Z_');
 
 /**
  * A scrubbed identity response that announces at most this many bytes is held until complete and
@@ -390,7 +379,8 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
         replyError(res, 403, `secret ${names} may not be sent to host (not on its allowlist, or that location is not enabled); the streamed request was cut before the placeholder was forwarded`, { connection: 'close' });
         return;
       }
-      if (forward.chunked && findCause(error, isDecodeFailure)) {
+      // zlib errors (codes Z_*): a streamed request body that does not decode as its Content-Encoding.
+      if (forward.chunked && findCause(error, isZlibError)) {
         engine.logger.warn({ ...forward.log(), status: 400 }, 'streamed request body does not decode as its Content-Encoding');
         replyError(res, 400, 'request body does not decode as its Content-Encoding', { connection: 'close' });
         return;

@@ -19,15 +19,26 @@ const TLS_VERIFY_CODES = new Set([
   'HOSTNAME_MISMATCH',
 ]);
 
-function errorCode(error: unknown): string | undefined {
+/**
+ * The first error in the `cause` chain (the error itself, then up to 3 levels down) that `test`
+ * accepts: undici wraps socket and body errors in `cause`.
+ */
+export function findCause<T>(error: unknown, test: (candidate: object) => candidate is T & object): T | null {
   let current: unknown = error;
-  // undici wraps socket errors in `cause`; look a few levels down.
   for (let depth = 0; depth < 4 && current && typeof current === 'object'; depth += 1) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && code !== 'UND_ERR_SOCKET') return code;
+    if (test(current)) return current;
     current = (current as { cause?: unknown }).cause;
   }
-  return undefined;
+  return null;
+}
+
+const hasTellingCode = (candidate: object): candidate is { code: string } => {
+  const code = (candidate as { code?: unknown }).code;
+  return typeof code === 'string' && code !== 'UND_ERR_SOCKET';
+};
+
+function errorCode(error: unknown): string | undefined {
+  return findCause(error, hasTellingCode)?.code;
 }
 
 /** Maps an upstream error (net, tls, undici) to the reply the client gets. */

@@ -40,7 +40,7 @@ import { pipeline as pipelineCallback, Readable, Writable, type Transform } from
 import { pipeline } from 'node:stream/promises';
 import type { ResolvedSecret } from '../resolver/types.js';
 import { allowedSecrets, PLACEHOLDER_LENGTH, secretAllowed } from './compile.js';
-import { codecChain, parseContentEncoding } from './codecs.js';
+import { codecChain, isZlibError, parseContentEncoding } from './codecs.js';
 import { percentEncode } from './encode.js';
 import { BodyDecodeError, BodySpillError, BodyTooLargeError, DisallowedPlaceholderError } from './errors.js';
 import { createReplaceStream, placeholderMatcher, Replacer, type Matcher } from './stream-replace.js';
@@ -330,11 +330,6 @@ function collectReplaced(source: Readable, matcher: Matcher, signal: AbortSignal
     source.once('close', onClose);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-function isZlibError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.startsWith('Z_');
 }
 
 /**

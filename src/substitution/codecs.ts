@@ -127,3 +127,9 @@ export function codecChain(codings: readonly KnownCoding[]): CodecChain {
   }
   return { decoders, encoders };
 }
+
+/** A zlib error (codes Z_*): data that does not decode as its Content-Encoding. */
+export function isZlibError(error: unknown): error is Error & { code: string } {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('Z_');
+}
