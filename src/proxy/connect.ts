@@ -6,7 +6,6 @@ import { parseConnectTarget, type Destination } from './destination.js';
 import type { Engine } from './engine.js';
 import { identify } from './identify.js';
 import { replyOnSocket, replyProxyAuthRequiredOnSocket } from './replies.js';
-import { pinnedLookup } from './upstream-agent.js';
 
 /** A TLS record of type handshake (0x16) with major version 3: a ClientHello is coming. */
 function looksLikeTls(chunk: Buffer): boolean {
@@ -122,7 +121,7 @@ function rawTunnel(engine: Engine, socket: Socket, destination: Destination, san
   const upstream = netConnect({
     host: destination.host,
     port: destination.port,
-    lookup: pinnedLookup(engine.pins),
+    lookup: engine.lookup,
     noDelay: true,
   });
   engine.detachedSockets.add(upstream);

@@ -1,5 +1,5 @@
 import type { SecureContext } from 'node:tls';
-import type { Socket } from 'node:net';
+import type { LookupFunction, Socket } from 'node:net';
 import type { Logger } from '../log/logger.js';
 import type { Agent } from 'undici';
 import type { CertificateAuthority } from '../ca/types.js';
@@ -29,7 +29,11 @@ export interface Engine {
   ca: CertificateAuthority;
   logger: Logger;
   timeouts: ResolvedTimeouts;
-  pins: ReadonlyMap<string, string>;
+  /**
+   * The `lookup` every upstream connection uses (undici agent, raw CONNECT tunnels, Upgrade requests):
+   * pinned names (`resolve`) from the map, DNS for the rest. Built once (pinnedLookup).
+   */
+  lookup: LookupFunction;
   sidecarSandboxId: string | undefined;
   disallowed: 'pass' | 'block';
   allowUnrestricted: boolean;

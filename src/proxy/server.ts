@@ -32,7 +32,8 @@ export function createProxyServer(options: ProxyOptions): ProxyServer {
   const pins = options.resolve ?? new Map<string, string>();
   const cache = new MappingCache(options.resolver, options.feed, options.cache);
   const upstreamTls = upstreamTrust(options.upstreamCaFile);
-  const agent = createUpstreamAgent({ trust: upstreamTls, lookup: pinnedLookup(pins), timeouts });
+  const lookup = pinnedLookup(pins);
+  const agent = createUpstreamAgent({ trust: upstreamTls, lookup, timeouts });
   const engine: Engine = {
     cache,
     agent,
@@ -40,7 +41,7 @@ export function createProxyServer(options: ProxyOptions): ProxyServer {
     ca: options.ca,
     logger: options.logger,
     timeouts,
-    pins,
+    lookup,
     sidecarSandboxId: options.sandboxId,
     disallowed: options.disallowed ?? 'pass',
     allowUnrestricted: options.allowUnrestrictedSecrets ?? false,

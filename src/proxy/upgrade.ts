@@ -19,7 +19,6 @@ import type { Engine } from './engine.js';
 import { rawHeaderValue, stripHopByHop, withoutHeader } from './hop-by-hop.js';
 import { replyOnSocket } from './replies.js';
 import { planResponseScrub, scrubHeaders, scrubNeedles } from './scrub.js';
-import { pinnedLookup } from './upstream-agent.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 
 function headText(statusCode: number, statusMessage: string, rawHeaders: readonly string[]): Buffer {
@@ -54,7 +53,7 @@ export async function handleUpgrade(engine: Engine, req: IncomingMessage, socket
     headers,
     setHost: rawHeaderValue(headers, 'host') === undefined,
     agent: false as const,
-    lookup: pinnedLookup(engine.pins),
+    lookup: engine.lookup,
     timeout: engine.timeouts.upstreamConnectMs,
   };
   // With `agent: false` https.request hands these to tls.connect, which takes `secureContext` (its
