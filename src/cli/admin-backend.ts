@@ -1,10 +1,10 @@
 /**
- * Where `veil orgs` and `veil keys` act: a control plane over HTTP (VEIL_API_URL set), or the
- * data directory directly (no server needed; safe next to a running server thanks to SQLite WAL).
+ * Where `veil orgs` and `veil keys` act (adminMode, src/config/mode.ts): a control plane over
+ * HTTP (an API URL set, no --data-dir), or the store directly (no server needed; safe next to a
+ * running server thanks to SQLite WAL).
  */
 import { ApiKeyService, OrgService, type ApiKey, type CreateApiKeyParams, type Org } from '../client/index.js';
-import { UsageError, type Env } from '../config/index.js';
-import { apiUrlFrom } from './remote.js';
+import { adminMode, UsageError, type Env, type ModeFlags } from '../config/index.js';
 
 export interface AdminBackend {
   /** Human description for messages: the URL or the data directory. */
@@ -20,9 +20,10 @@ export const ADMIN_FLAGS = {
   'data-dir': { type: 'string' },
 } as const;
 
-export async function openAdminBackend(env: Env, flags: { 'api-url'?: string | undefined; 'data-dir'?: string | undefined }): Promise<AdminBackend> {
-  const apiUrl = apiUrlFrom(env, flags['api-url']);
-  if (apiUrl && flags['data-dir'] === undefined) {
+export async function openAdminBackend(env: Env, flags: ModeFlags): Promise<AdminBackend> {
+  const mode = adminMode(flags, env);
+  if (mode.kind === 'remote') {
+    const apiUrl = mode.apiUrl;
     const apiKey = env.VEIL_API_KEY;
     if (!apiKey) throw new UsageError('set VEIL_API_KEY to an admin API key (or unset VEIL_API_URL to work on the data directory)');
     const orgs = new OrgService({ apiUrl, apiKey });
@@ -37,5 +38,5 @@ export async function openAdminBackend(env: Env, flags: { 'api-url'?: string | u
   }
   // Loaded lazily: client-only use of the CLI should not open native modules.
   const { openLocalAdminBackend } = await import('./local-admin.js');
-  return openLocalAdminBackend(env, flags['data-dir']);
+  return openLocalAdminBackend(mode);
 }

@@ -2,14 +2,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { openRepository, SQLITE_FILE } from '../app/repository.js';
-import { DEFAULTS, parseDatabaseUrl, UsageError, type Env } from '../config/index.js';
+import { UsageError, type AdminMode } from '../config/index.js';
 import { ApiKeysService, OrgsService } from '../service/orgs.js';
 import type { Scope } from '../store/types.js';
 import type { AdminBackend } from './admin-backend.js';
 
-export async function openLocalAdminBackend(env: Env, dataDirFlag: string | undefined): Promise<AdminBackend> {
-  const dataDir = dataDirFlag ?? (env.VEIL_DATA_DIR || DEFAULTS.dataDir);
-  const databaseUrl = env.VEIL_DATABASE_URL ? parseDatabaseUrl('VEIL_DATABASE_URL', env.VEIL_DATABASE_URL) : undefined;
+export async function openLocalAdminBackend(mode: Extract<AdminMode, { kind: 'local' }>): Promise<AdminBackend> {
+  const { dataDir, databaseUrl } = mode;
   // Refuse to conjure an empty store in a mistyped directory.
   if (!databaseUrl && !existsSync(join(dataDir, SQLITE_FILE))) {
     throw new UsageError(`no Veil data in ${JSON.stringify(dataDir)} (no ${SQLITE_FILE}); run "veil serve" there first, pass --data-dir, or set VEIL_API_URL`);

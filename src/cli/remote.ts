@@ -1,5 +1,5 @@
 import type { ClientOptions } from '../client/index.js';
-import { parseHttpUrl, UsageError, type Env } from '../config/index.js';
+import { adminMode, apiUrlSetting, UsageError, type AdminMode, type Env, type ModeFlags } from '../config/index.js';
 
 /** `--api-url` flag for client commands (the key only comes from VEIL_API_KEY: keep it off argv). */
 export const REMOTE_FLAGS = {
@@ -8,9 +8,7 @@ export const REMOTE_FLAGS = {
 
 /** The API URL from `--api-url` or VEIL_API_URL, or undefined when neither is set. */
 export function apiUrlFrom(env: Env, flag: string | undefined): string | undefined {
-  if (flag !== undefined) return parseHttpUrl('--api-url', flag);
-  const fromEnv = env.VEIL_API_URL;
-  return fromEnv ? parseHttpUrl('VEIL_API_URL', fromEnv) : undefined;
+  return apiUrlSetting({ 'api-url': flag }, env);
 }
 
 /** Client options for commands that always talk to a control plane. */
@@ -20,4 +18,25 @@ export function clientOptionsFrom(env: Env, apiUrlFlag: string | undefined): Cli
   const apiKey = env.VEIL_API_KEY;
   if (!apiKey) throw new UsageError('set VEIL_API_KEY to an API key (the bootstrap admin key is in <data-dir>/admin-api-key)');
   return { apiUrl, apiKey };
+}
+
+/**
+ * What a command with a local and a remote mode (`secrets`, `run`, `env`) hands to the code in
+ * src/runtime, decided once by adminMode (src/config/mode.ts):
+ * - remote: `apiUrl` and flags naming it, so the runtime goes remote;
+ * - local: no `apiUrl`, the `--data-dir` flag if one was given, and an env without VEIL_API_URL,
+ *   so no code further down can fall back to it and go remote after all.
+ */
+export interface CommandTarget {
+  mode: AdminMode;
+  env: Env;
+  apiUrl: string | undefined;
+  flags: ModeFlags;
+}
+
+export function commandTarget(env: Env, flags: ModeFlags): CommandTarget {
+  const mode = adminMode(flags, env);
+  if (mode.kind === 'remote') return { mode, env, apiUrl: mode.apiUrl, flags: { 'api-url': mode.apiUrl } };
+  const { VEIL_API_URL: _ignored, ...localEnv } = env;
+  return { mode, env: localEnv, apiUrl: undefined, flags: flags['data-dir'] !== undefined ? { 'data-dir': flags['data-dir'] } : {} };
 }

@@ -1,5 +1,6 @@
 export { UsageError } from './errors.js';
 export { CONFIG_FLAGS, DEFAULTS, loadConfig, type ConfigFlags, type Env, type VeilConfig } from './config.js';
+export { adminMode, apiUrlSetting, type AdminMode, type ModeFlags } from './mode.js';
 export {
   DISALLOWED_MODES,
   LOG_LEVELS,

@@ -259,6 +259,22 @@ describe('orgs and keys', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('no Veil data');
   });
+
+  it('--data-dir selects local mode for every command that has it, even with VEIL_API_URL set', async () => {
+    const empty = join(temp.path, 'empty');
+    for (const args of [
+      ['orgs', 'list', '--data-dir', empty],
+      ['keys', 'create', '--org', 'default', '--scopes', 'secrets:read', '--data-dir', empty],
+      ['secrets', 'list', '--data-dir', empty],
+      ['env', '--sandbox', 'some-box', '--data-dir', empty],
+      ['run', '--data-dir', empty, '--secret', 'K=NAME', '--', 'true'],
+    ]) {
+      // The API URL points at the running server: only local mode reports the empty directory.
+      const result = await veil(args);
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(2);
+      expect(result.stderr).toContain('no Veil data');
+    }
+  });
 });
 
 describe('secret values', () => {

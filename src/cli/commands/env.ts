@@ -2,7 +2,7 @@ import { UsageError } from '../../config/index.js';
 import { ENV_FORMATS, formatEnv, type EnvFormat } from '../../runtime/env-format.js';
 import { expectPositionals, parseCommandArgs } from '../args.js';
 import type { CliContext, Command } from '../context.js';
-import { apiUrlFrom } from '../remote.js';
+import { commandTarget } from '../remote.js';
 
 /** Stands in for an unknown proxy token (same text as runtime/sandbox-env.ts). */
 const PROXY_TOKEN_MARKER = '<PROXY_TOKEN>';
@@ -55,12 +55,13 @@ async function run(args: string[], context: CliContext): Promise<number> {
   if (!(ENV_FORMATS as readonly string[]).includes(format)) {
     throw new UsageError(`--format: expected one of ${ENV_FORMATS.join('|')}, got ${JSON.stringify(values.format)}`);
   }
+  const target = commandTarget(context.env, values);
   const { sandboxEnv } = await import('../../runtime/sandbox-env.js');
   const result = await sandboxEnv({
     sandbox: values.sandbox,
-    env: context.env,
+    env: target.env,
     flags: values['data-dir'] !== undefined ? { 'data-dir': values['data-dir'] } : {},
-    apiUrl: apiUrlFrom(context.env, values['api-url']),
+    apiUrl: target.apiUrl,
     proxyUrl: values['proxy-url'],
     proxyToken: values['proxy-token'],
     sidecar: values.sidecar,

@@ -1,7 +1,7 @@
 import { UsageError } from '../../config/index.js';
 import { parseCommandArgs, parseMounts } from '../args.js';
 import type { CliContext, Command } from '../context.js';
-import { apiUrlFrom } from '../remote.js';
+import { commandTarget } from '../remote.js';
 
 const HELP = `Usage: veil run [options] -- <command> [args...]
 
@@ -21,12 +21,12 @@ Options:
   -h, --help                this help
 
 Modes:
-  local   (VEIL_API_URL unset) opens the data dir in-process and serves a proxy for this sandbox
-          alone on a free 127.0.0.1 port: no proxy credentials in the command's env.
-  remote  (VEIL_API_URL + VEIL_API_KEY) registers the sandbox on that control plane; the command's
-          traffic goes to the proxy at VEIL_PROXY_URL through a local forwarder on 127.0.0.1
-          that adds the sandbox's credentials (none in the command's env), and the command
-          trusts the CA in VEIL_CA_CERT_FILE (or <VEIL_CA_DIR>/ca.pem).
+  local   (no API URL, or --data-dir given) opens the data dir in-process and serves a proxy for
+          this sandbox alone on a free 127.0.0.1 port: no proxy credentials in the command's env.
+  remote  (VEIL_API_URL + VEIL_API_KEY, no --data-dir) registers the sandbox on that control
+          plane; the command's traffic goes to the proxy at VEIL_PROXY_URL through a local
+          forwarder on 127.0.0.1 that adds the sandbox's credentials (none in the command's env),
+          and the command trusts the CA in VEIL_CA_CERT_FILE (or <VEIL_CA_DIR>/ca.pem).
 
 The command gets: the placeholders, HTTP_PROXY/HTTPS_PROXY (and lower-case), NO_PROXY for loopback,
 SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, GIT_SSL_CAINFO, PIP_CERT, AWS_CA_BUNDLE,
@@ -73,6 +73,7 @@ async function run(args: string[], context: CliContext): Promise<number> {
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])} before the command`);
   const [command, ...commandArgs] = split.command;
   if (command === undefined) throw new UsageError('veil run: give the command after --, e.g. veil run --secret OPENAI_API_KEY=openai -- python3 agent.py');
+  const target = commandTarget(context.env, values);
   // Loaded lazily: the store, proxy and CA code only when a run happens.
   const { veilRun } = await import('../../runtime/run.js');
   return veilRun({
@@ -80,12 +81,12 @@ async function run(args: string[], context: CliContext): Promise<number> {
     sandboxName: values['sandbox-name'],
     command,
     args: commandArgs,
-    env: context.env,
+    env: target.env,
     flags: {
       ...(values['data-dir'] !== undefined ? { 'data-dir': values['data-dir'] } : {}),
       ...(values.disallowed !== undefined ? { disallowed: values.disallowed } : {}),
     },
-    apiUrl: apiUrlFrom(context.env, values['api-url']),
+    apiUrl: target.apiUrl,
     stderr: context.stderr,
   });
 }

@@ -4,7 +4,7 @@ import { expectPositionals, parseCommandArgs, splitSubcommand, splitList, showSu
 import type { CliContext, Command } from '../context.js';
 import { listOrDash, orDash, printFields, printJson, printTable } from '../output.js';
 import { openSecretsBackend, type SecretsBackend } from '../../runtime/secrets-backend.js';
-import { REMOTE_FLAGS } from '../remote.js';
+import { commandTarget, REMOTE_FLAGS } from '../remote.js';
 import { readSecretValue } from '../secret-input.js';
 
 const HELP = `Usage: veil secrets <subcommand> [options]
@@ -90,7 +90,11 @@ async function run(args: string[], context: CliContext): Promise<number> {
   onlyFor(['update'], ['name']);
 
   let opened: SecretsBackend | undefined;
-  const backend = async () => (opened ??= await openSecretsBackend(context.env, values, { initialize: subcommand === 'create' }));
+  const backend = async () => {
+    if (opened) return opened;
+    const target = commandTarget(context.env, values);
+    return (opened = await openSecretsBackend(target.env, target.flags, { initialize: subcommand === 'create' }));
+  };
   try {
     switch (subcommand) {
       case 'list': {
