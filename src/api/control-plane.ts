@@ -1,9 +1,9 @@
 /**
- * Convenience composition of the control plane: master key, repository, bootstrap, services,
- * resolver and the fastify app (not listening yet). `src/app` uses it for `veil serve`; tests use
- * it to start a real server.
+ * Convenience composition of the control plane: master key, bootstrap, services, resolver and the
+ * fastify app (not listening yet) over a repository the caller opened (src/app/repository.ts
+ * `openRepository` is the one place that opens the store). `src/app` uses it for `veil serve`;
+ * tests use it to start a real server.
  */
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { decryptValue, DecryptionError } from '../crypto/envelope.js';
 import { loadOrCreateMasterKey, ensurePrivateDir, MasterKeyError, type LoadedMasterKey } from '../crypto/master-key.js';
@@ -12,11 +12,8 @@ import type { ChangeFeed } from '../events/types.js';
 import type { Logger } from '../log/logger.js';
 import { LocalResolver } from '../resolver/local.js';
 import { bootstrap, createServices, type BootstrapResult, type Services } from '../service/index.js';
-import { openSqliteRepository } from '../store/sqlite.js';
 import type { Repository } from '../store/types.js';
 import { buildApi, type SandboxAccess } from './server.js';
-
-export const SQLITE_FILE_NAME = 'veil.db';
 
 export interface ControlPlaneOptions {
   dataDir: string;
@@ -25,8 +22,8 @@ export interface ControlPlaneOptions {
   masterKeyEnv?: string | undefined;
   /** VEIL_ADMIN_API_KEY (>= 32 chars); else a generated key in `<dataDir>/admin-api-key`. */
   adminApiKeyEnv?: string | undefined;
-  /** Defaults to SQLite at `<dataDir>/veil.db`. A given repository is NOT closed by close(). */
-  repository?: Repository;
+  /** The open, migrated store (see src/app/repository.ts). Owned by the caller: close() leaves it open. */
+  repository: Repository;
   /** Defaults to an in-process LocalChangeFeed. */
   feed?: ChangeFeed;
   /** See ApiDeps.sandboxAccess. */
@@ -44,7 +41,7 @@ export interface ControlPlane {
   resolver: LocalResolver;
   masterKey: LoadedMasterKey;
   bootstrap: BootstrapResult;
-  /** Closes the app, then the repository if this call opened it. */
+  /** Closes the app (not the repository: whoever opened it closes it). */
   close(): Promise<void>;
 }
 
@@ -71,42 +68,35 @@ export async function verifyMasterKey(repository: Repository, masterKey: LoadedM
 export async function openControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
   await ensurePrivateDir(options.dataDir);
   const masterKey = await loadOrCreateMasterKey({ env: options.masterKeyEnv, dataDir: options.dataDir });
-  const ownsRepository = options.repository === undefined;
-  const repository = options.repository ?? (await openSqliteRepository(join(options.dataDir, SQLITE_FILE_NAME)));
-  try {
-    await verifyMasterKey(repository, masterKey);
-    const boot = await bootstrap({ repo: repository, dataDir: options.dataDir, adminApiKey: options.adminApiKeyEnv, logger: options.logger });
-    const feed = options.feed ?? new LocalChangeFeed();
-    const services = createServices({ repo: repository, masterKey: masterKey.key, feed });
-    const resolver = new LocalResolver(repository, masterKey.key);
-    const app = await buildApi({
-      repository,
-      feed,
-      logger: options.logger,
-      masterKey: masterKey.key,
-      services,
-      resolver,
-      ...(options.sandboxAccess ? { sandboxAccess: options.sandboxAccess } : {}),
-      ...(options.eventsHeartbeatMs !== undefined ? { eventsHeartbeatMs: options.eventsHeartbeatMs } : {}),
-    });
-    let closed = false;
-    return {
-      app,
-      repository,
-      services,
-      feed,
-      resolver,
-      masterKey,
-      bootstrap: boot,
-      async close() {
-        if (closed) return;
-        closed = true;
-        await app.close();
-        if (ownsRepository) await repository.close();
-      },
-    };
-  } catch (error) {
-    if (ownsRepository) await repository.close();
-    throw error;
-  }
+  const repository = options.repository;
+  await verifyMasterKey(repository, masterKey);
+  const boot = await bootstrap({ repo: repository, dataDir: options.dataDir, adminApiKey: options.adminApiKeyEnv, logger: options.logger });
+  const feed = options.feed ?? new LocalChangeFeed();
+  const services = createServices({ repo: repository, masterKey: masterKey.key, feed });
+  const resolver = new LocalResolver(repository, masterKey.key);
+  const app = await buildApi({
+    repository,
+    feed,
+    logger: options.logger,
+    masterKey: masterKey.key,
+    services,
+    resolver,
+    ...(options.sandboxAccess ? { sandboxAccess: options.sandboxAccess } : {}),
+    ...(options.eventsHeartbeatMs !== undefined ? { eventsHeartbeatMs: options.eventsHeartbeatMs } : {}),
+  });
+  let closed = false;
+  return {
+    app,
+    repository,
+    services,
+    feed,
+    resolver,
+    masterKey,
+    bootstrap: boot,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await app.close();
+    },
+  };
 }

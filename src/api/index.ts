@@ -1,4 +1,4 @@
 export { buildApi, BODY_LIMIT, PROXY_TOKEN_HASH_HEADER, type ApiDeps } from './server.js';
-export { openControlPlane, verifyMasterKey, SQLITE_FILE_NAME, type ControlPlane, type ControlPlaneOptions } from './control-plane.js';
+export { openControlPlane, verifyMasterKey, type ControlPlane, type ControlPlaneOptions } from './control-plane.js';
 export { errorBody, type ErrorBody } from './errors.js';
 export { ORG_HEADER } from './auth.js';

@@ -4,8 +4,8 @@ import type { VeilConfig } from '../config/index.js';
 import { ensurePrivateDir } from '../crypto/master-key.js';
 import type { Repository } from '../store/types.js';
 
-export { SQLITE_FILE_NAME as SQLITE_FILE } from '../api/control-plane.js';
-import { SQLITE_FILE_NAME } from '../api/control-plane.js';
+/** The SQLite database in the data directory (when VEIL_DATABASE_URL is not set). */
+export const SQLITE_FILE = 'veil.db';
 
 /** = DEFAULT_CHANGE_CHANNEL of events/pg-feed.ts (not imported: that would load pg for SQLite users). */
 const DEFAULT_CHANGE_CHANNEL = 'veil_changes';
@@ -33,7 +33,12 @@ export function postgresTarget(databaseUrl: string): PostgresTarget {
   return { url: parsed.toString(), schema, channel: `${DEFAULT_CHANGE_CHANNEL}_${digest}` };
 }
 
-/** Opens and migrates the configured store: PostgreSQL when VEIL_DATABASE_URL is set, else `<dataDir>/veil.db`. */
+/**
+ * Opens and migrates the configured store: PostgreSQL when VEIL_DATABASE_URL is set, else
+ * `<dataDir>/veil.db` (in WAL mode, file 0600, in a 0700 directory). The one place Veil opens its
+ * store: `veil serve`, local mode and `veil orgs|keys` all come here, and hand the repository to
+ * openControlPlane. The caller closes it.
+ */
 export async function openRepository(config: Pick<VeilConfig, 'dataDir' | 'databaseUrl'>): Promise<Repository> {
   if (config.databaseUrl) {
     const { openPostgresRepository } = await import('../store/postgres.js');
@@ -42,5 +47,5 @@ export async function openRepository(config: Pick<VeilConfig, 'dataDir' | 'datab
   }
   await ensurePrivateDir(config.dataDir);
   const { openSqliteRepository } = await import('../store/sqlite.js');
-  return openSqliteRepository(join(config.dataDir, SQLITE_FILE_NAME));
+  return openSqliteRepository(join(config.dataDir, SQLITE_FILE));
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Configuration, SandboxApi, SecretApi } from '@daytonaio/api-client';
 import axios, { type AxiosInstance } from 'axios';
 import { openControlPlane, type ControlPlane } from '../../src/api/index.js';
+import { openRepository } from '../../src/app/repository.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { Repository } from '../../src/store/types.js';
 
@@ -38,14 +39,23 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const dataDir = options.dataDir ?? (await makeDataDir());
   const logs: string[] = [];
   const logger = createLogger({ level: 'debug' }, { write: (line: string) => void logs.push(line) });
-  const cp = await openControlPlane({
-    dataDir,
-    logger,
-    masterKeyEnv: options.masterKeyEnv,
-    adminApiKeyEnv: options.adminApiKeyEnv,
-    ...(options.repository ? { repository: options.repository } : {}),
-    ...(options.eventsHeartbeatMs !== undefined ? { eventsHeartbeatMs: options.eventsHeartbeatMs } : {}),
-  });
+  // Ours (closed by close()) unless the caller brought one.
+  const ownRepository = options.repository ? undefined : await openRepository({ dataDir, databaseUrl: undefined });
+  const repository = options.repository ?? ownRepository!;
+  let cp: ControlPlane;
+  try {
+    cp = await openControlPlane({
+      dataDir,
+      logger,
+      masterKeyEnv: options.masterKeyEnv,
+      adminApiKeyEnv: options.adminApiKeyEnv,
+      repository,
+      ...(options.eventsHeartbeatMs !== undefined ? { eventsHeartbeatMs: options.eventsHeartbeatMs } : {}),
+    });
+  } catch (error) {
+    await ownRepository?.close();
+    throw error;
+  }
   await cp.app.listen({ host: '127.0.0.1', port: 0 });
   const address = cp.app.server.address();
   if (!address || typeof address === 'string') throw new Error('no address');
@@ -61,6 +71,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     replies: [],
     async close() {
       await cp.close();
+      await ownRepository?.close();
       if (ownsDataDir) await fs.rm(dataDir, { recursive: true, force: true });
     },
   };

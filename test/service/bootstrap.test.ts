@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openControlPlane, type ControlPlane } from '../../src/api/index.js';
+import { openRepository } from '../../src/app/repository.js';
 import { createLogger } from '../../src/log/logger.js';
 import { ADMIN_SCOPES, bootstrap } from '../../src/service/index.js';
 import { openSqliteRepository } from '../../src/store/sqlite.js';
@@ -22,7 +23,9 @@ async function tempDir(): Promise<string> {
 const silent = createLogger({ level: 'silent' });
 
 async function open(dataDir: string, extra: { adminApiKeyEnv?: string; masterKeyEnv?: string } = {}): Promise<ControlPlane> {
-  const cp = await openControlPlane({ dataDir, logger: silent, ...extra });
+  const repository = await openRepository({ dataDir, databaseUrl: undefined });
+  cleanup.push(() => repository.close());
+  const cp = await openControlPlane({ dataDir, logger: silent, repository, ...extra });
   cleanup.push(() => cp.close());
   return cp;
 }
@@ -94,7 +97,9 @@ describe('bootstrap', () => {
 
   it('refuses a short VEIL_ADMIN_API_KEY without echoing it', async () => {
     const dataDir = await tempDir();
-    const error = await openControlPlane({ dataDir, logger: silent, adminApiKeyEnv: 'too-short-secret' }).catch((caught: unknown) => caught);
+    const repository = await openRepository({ dataDir, databaseUrl: undefined });
+    cleanup.push(() => repository.close());
+    const error = await openControlPlane({ dataDir, logger: silent, repository, adminApiKeyEnv: 'too-short-secret' }).catch((caught: unknown) => caught);
     expect((error as Error).message).toMatch(/VEIL_ADMIN_API_KEY must be at least 32 characters/);
     expect((error as Error).message).not.toContain('too-short-secret');
   });
