@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log/logger.js';
 import type { ResolvedSecret } from '../resolver/types.js';
 import { rewriteRequestHead } from '../substitution/head.js';
-import { hostForUrl, hostHeaderHost, normalizedHost, parseAbsoluteTarget } from './destination.js';
+import { hostHeaderHost, normalizedHost, originOf, parseAbsoluteTarget } from './destination.js';
 import type { Engine, TunnelContext } from './engine.js';
 import { countHeader, rawHeaderValue, stripHopByHop } from './hop-by-hop.js';
 import { identify, lookupKnown } from './identify.js';
@@ -123,7 +123,7 @@ export async function admitRequest(engine: Engine, req: IncomingMessage): Promis
     allowUnrestricted: engine.allowUnrestricted,
   });
   const log = { sandboxId: identity.sandboxId, method: req.method, host, port, scheme };
-  const origin = tunnel ? (tunnel.origin ??= originOf(scheme, host, port)) : originOf(scheme, host, port);
+  const origin = tunnel ? tunnel.origin : originOf(scheme, host, port);
   if (rewritten.unsafe.length > 0) {
     const names = namesWithPlace(rewritten.unsafe);
     engine.logger.warn({ ...log, secrets: names }, 'refused: secret value unsafe for a header or URL');
@@ -147,10 +147,6 @@ export async function admitRequest(engine: Engine, req: IncomingMessage): Promis
     log,
     access: tunnel ? { logger: tunnelLogger(engine, tunnel), fields: { method: req.method } } : { logger: engine.logger, fields: log },
   };
-}
-
-function originOf(scheme: 'http' | 'https', host: string, port: number): string {
-  return `${scheme}://${hostForUrl(host)}:${port}`;
 }
 
 function tunnelLogger(engine: Engine, tunnel: TunnelContext): Logger {

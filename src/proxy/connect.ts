@@ -2,7 +2,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { normalizeDestinationHost } from '../hosts/hosts.js';
-import { parseConnectTarget, type Destination } from './destination.js';
+import { originOf, parseConnectTarget, type Destination } from './destination.js';
 import type { Engine } from './engine.js';
 import { identify } from './identify.js';
 import { replyOnSocket, replyProxyAuthRequiredOnSocket } from './replies.js';
@@ -113,7 +113,7 @@ async function interceptTls(engine: Engine, intercept: Server, socket: Socket, d
     tlsSocket.destroy();
   });
   tlsSocket.setNoDelay(true);
-  engine.tunnels.set(tlsSocket as unknown as Socket, { host: destination.host, port: destination.port, sandboxId });
+  engine.tunnels.set(tlsSocket as unknown as Socket, { host: destination.host, port: destination.port, sandboxId, origin: originOf('https', destination.host, destination.port) });
   intercept.emit('connection', tlsSocket);
 }
 

@@ -85,3 +85,8 @@ export const hostHeaderHost = memoized((value: string): string | null => {
 export function hostForUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
+
+/** `scheme://host:port`, as undici keys its connection pools. */
+export function originOf(scheme: 'http' | 'https', host: string, port: number): string {
+  return `${scheme}://${hostForUrl(host)}:${port}`;
+}

@@ -12,8 +12,8 @@ export interface TunnelContext {
   host: string;
   port: number;
   sandboxId: string;
-  /** Worked out on the tunnel's first request and kept: the same for every request on it. */
-  origin?: string;
+  /** `https://host:port`, the undici origin of every request in the tunnel. */
+  origin: string;
   /** The TLS server name matched the CONNECT host (a connection's SNI never changes). */
   sniMatches?: boolean;
   /** The access log with this tunnel's fields bound once (pino child), created on first use. */

@@ -3,7 +3,7 @@ import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
 import type { ResolvedSecret } from '../resolver/types.js';
-import { rewriteRequestBody, type BodyRewrite } from '../substitution/body.js';
+import { parseContentLength, rewriteRequestBody, type BodyRewrite } from '../substitution/body.js';
 import { isZlibError } from '../substitution/codecs.js';
 import { DisallowedPlaceholderError } from '../substitution/errors.js';
 import { VeilError } from '../errors.js';
@@ -14,7 +14,7 @@ import { stripHopByHop, withoutHeader } from './hop-by-hop.js';
 import { replyError } from './replies.js';
 import { planResponseScrub, scrubNeedles } from './scrub.js';
 import { classifyUpstreamError, findCause } from './upstream-errors.js';
-import type { Replacer } from '../substitution/stream-replace.js';
+import { ReplacedCollector, type Replacer } from '../substitution/stream-replace.js';
 
 function expectsContinue(req: IncomingMessage): boolean {
   const expect = req.headers.expect;
@@ -70,6 +70,8 @@ export async function handleRequest(engine: Engine, req: IncomingMessage, res: S
   }
 
   sendContinue(); // a body that goes through untouched is read by undici from here on
+  /** Log fields of this request: `base` plus what was substituted (built only when a line is written). */
+  const fieldsWith = (base: Record<string, unknown>) => ({ ...base, substituted: uniqueNames(admitted.substituted), ...bodyLog });
   let logFields: Record<string, unknown> | null = null;
   forwardUpstream(engine, req, res, {
     origin: admitted.origin,
@@ -80,10 +82,8 @@ export async function handleRequest(engine: Engine, req: IncomingMessage, res: S
     buffer,
     chunked,
     scrub,
-    // Built only when a line is written: most requests log one access line at most.
-    log: () => (logFields ??= { ...admitted.log, substituted: uniqueNames(admitted.substituted), ...bodyLog }),
-    access: () => ({ ...admitted.access.fields, substituted: uniqueNames(admitted.substituted), ...bodyLog }),
-    accessLogger: admitted.access.logger,
+    log: () => (logFields ??= fieldsWith(admitted.log)),
+    access: { logger: admitted.access.logger, fields: () => fieldsWith(admitted.access.fields) },
   });
 }
 
@@ -191,9 +191,8 @@ interface Forward {
   scrub: readonly ResolvedSecret[];
   /** This request's log fields (for warnings). */
   log: () => Record<string, unknown>;
-  /** The access line's fields, without those `accessLogger` already binds. */
-  access: () => Record<string, unknown>;
-  accessLogger: Logger;
+  /** Where the access line goes, and its fields without those the logger already binds. */
+  access: { logger: Logger; fields: () => Record<string, unknown> };
 }
 
 /** Statuses (and HEAD) whose response never has a body. */
@@ -215,9 +214,9 @@ function declaredLength(rawHeaders: readonly string[]): number | null {
   let length: number | null = null;
   for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
     if (rawHeaders[index]!.length !== 14 || rawHeaders[index]!.toLowerCase() !== 'content-length') continue;
-    const value = rawHeaders[index + 1]!.trim();
-    if (!/^\d{1,15}$/.test(value) || (length !== null && length !== Number(value))) return null;
-    length = Number(value);
+    const value = parseContentLength(rawHeaders[index + 1]);
+    if (value === null || (length !== null && length !== value)) return null;
+    length = value;
   }
   return length;
 }
@@ -247,7 +246,7 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
   let resumeUpstream: (() => void) | null = null;
   let waitingForDrain = false;
   /** A small scrubbed response held until complete (see HOLD_RESPONSE_MAX). */
-  let held: { statusCode: number; statusMessage: string; headers: string[]; pieces: Buffer[]; size: number } | null = null;
+  let held: { statusCode: number; statusMessage: string; headers: string[]; body: ReplacedCollector } | null = null;
 
   /** Writes the response head; false (and a 502 sent) when Node refuses a header from the upstream. */
   const sendHead = (statusCode: number, statusMessage: string, headers: string[]): boolean => {
@@ -265,8 +264,8 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
   };
 
   const logAccess = () => {
-    if (forward.accessLogger.isLevelEnabled('info')) {
-      forward.accessLogger.info({ ...forward.access(), status: res.statusCode, ...(needles ? { scrubbed: true } : {}) }, 'proxied');
+    if (forward.access.logger.isLevelEnabled('info')) {
+      forward.access.logger.info({ ...forward.access.fields(), status: res.statusCode, ...(needles ? { scrubbed: true } : {}) }, 'proxied');
     }
   };
 
@@ -292,13 +291,13 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
           return false;
         }
         if (plan.inline) {
-          inline = plan.inline;
           const length = declaredLength(headers);
           if (length !== null && length <= HOLD_RESPONSE_MAX) {
-            held = { statusCode, statusMessage, headers: plan.rawHeaders, pieces: [], size: 0 };
+            held = { statusCode, statusMessage, headers: plan.rawHeaders, body: new ReplacedCollector(plan.inline) };
             resumeUpstream = resume;
             return true;
           }
+          inline = plan.inline;
         }
         headers = plan.rawHeaders;
         if (plan.body) {
@@ -316,11 +315,7 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
     },
     onData(chunk) {
       if (held) {
-        const out = inline!.push(chunk);
-        if (out !== null) {
-          held.pieces.push(out);
-          held.size += out.length;
-        }
+        held.body.push(chunk);
         return true;
       }
       let more: boolean;
@@ -343,12 +338,7 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
     onComplete() {
       finished = true;
       if (held) {
-        const rest = inline!.end();
-        if (rest !== null) {
-          held.pieces.push(rest);
-          held.size += rest.length;
-        }
-        const body = held.pieces.length === 1 ? held.pieces[0]! : Buffer.concat(held.pieces, held.size);
+        const body = held.body.finish();
         if (!sendHead(held.statusCode, held.statusMessage, [...held.headers, 'Content-Length', String(body.length)])) return;
         logAccess();
         res.end(body);

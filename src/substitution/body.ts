@@ -43,7 +43,7 @@ import { allowedSecrets, PLACEHOLDER_LENGTH, secretAllowed } from './compile.js'
 import { codecChain, isZlibError, parseContentEncoding } from './codecs.js';
 import { percentEncode } from './encode.js';
 import { BodyDecodeError, BodySpillError, BodyTooLargeError, DisallowedPlaceholderError } from './errors.js';
-import { createReplaceStream, placeholderMatcher, Replacer, type Matcher } from './stream-replace.js';
+import { createReplaceStream, placeholderMatcher, ReplacedCollector, Replacer, type Matcher } from './stream-replace.js';
 import type { CompiledSecrets } from './types.js';
 
 export type BodyValueForm = 'raw' | 'json' | 'form';
@@ -169,7 +169,8 @@ function passthrough(source: Readable, rawHeaders: readonly string[], contentLen
   };
 }
 
-function parseContentLength(value: string | undefined): number | null {
+/** A Content-Length value as a number, or null when absent or not a plain decimal. */
+export function parseContentLength(value: string | undefined): number | null {
   if (value === undefined) return null;
   const trimmed = value.trim();
   return /^\d{1,15}$/.test(trimmed) ? Number(trimmed) : null;
@@ -195,11 +196,15 @@ export async function rewriteRequestBody(source: Readable, input: BodyRewriteInp
   const substituted: ResolvedSecret[] = [];
   const disallowed: { name: string; where: 'body' }[] = [];
   const bytes = new Map<ResolvedSecret, Buffer>();
+  // Block mode for a streamed body: the lookup throws, so the Replacer returns nothing of the scan
+  // that found the placeholder and the stream fails before the bytes carrying it are emitted.
+  const block = streaming && input.blockDisallowed === true;
   const matcher = placeholderMatcher((placeholder) => {
     const secret = compiled.byPlaceholder.get(placeholder);
     if (secret === undefined) return null;
     if (!secretAllowed(secret, host, 'body', allowUnrestricted)) {
       if (!disallowed.some((entry) => entry.name === secret.name)) disallowed.push({ name: secret.name, where: 'body' });
+      if (block) throw new DisallowedPlaceholderError(disallowed);
       return null;
     }
     let value = bytes.get(secret);
@@ -232,8 +237,7 @@ export async function rewriteRequestBody(source: Readable, input: BodyRewriteInp
     };
   }
   const { decoders, encoders } = codecChain(codings);
-  const replace = createReplaceStream(streaming && input.blockDisallowed ? blockingMatcher(matcher, disallowed) : matcher);
-  const stages: (Transform | Readable)[] = [source, ...decoders, replace, ...encoders];
+  const stages: (Transform | Readable)[] = [source, ...decoders, createReplaceStream(matcher), ...encoders];
   const codingName = codings.join(', ');
 
   if (streaming) {
@@ -292,9 +296,7 @@ function maxRewrittenLength(length: number, candidates: readonly ResolvedSecret[
  */
 function collectReplaced(source: Readable, matcher: Matcher, signal: AbortSignal | undefined): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
-    const replacer = new Replacer(matcher);
-    const pieces: Buffer[] = [];
-    let size = 0;
+    const collected = new ReplacedCollector(new Replacer(matcher));
     const cleanup = () => {
       source.off('data', onData);
       source.off('end', onEnd);
@@ -307,17 +309,10 @@ function collectReplaced(source: Readable, matcher: Matcher, signal: AbortSignal
       source.destroy();
       reject(error);
     };
-    const onData = (chunk: Buffer | string) => {
-      size += replacer.pushInto(typeof chunk === 'string' ? Buffer.from(chunk) : chunk, pieces);
-    };
+    const onData = (chunk: Buffer | string) => collected.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
     const onEnd = () => {
       cleanup();
-      const rest = replacer.end();
-      if (rest !== null) {
-        pieces.push(rest);
-        size += rest.length;
-      }
-      resolve(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, size));
+      resolve(collected.finish());
     };
     const onError = (error: Error) => fail(error);
     const onClose = () => fail(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
@@ -330,23 +325,6 @@ function collectReplaced(source: Readable, matcher: Matcher, signal: AbortSignal
     source.once('close', onClose);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-/**
- * `matcher`, failing a scan that found a disallowed placeholder (recorded in `disallowed` by the
- * lookup) with DisallowedPlaceholderError: thrown before the Replacer returns anything of that scan,
- * so the stream fails without emitting the chunk that carries the placeholder.
- */
-function blockingMatcher(matcher: Matcher, disallowed: readonly { name: string; where: 'body' }[]): Matcher {
-  return {
-    maxLength: matcher.maxLength,
-    ...(matcher.minLength !== undefined ? { minLength: matcher.minLength } : {}),
-    forEachMatch(buf, from, limit, visit) {
-      matcher.forEachMatch(buf, from, limit, visit);
-      if (disallowed.length > 0) throw new DisallowedPlaceholderError(disallowed);
-    },
-    ...(matcher.pendingStart ? { pendingStart: matcher.pendingStart.bind(matcher) } : {}),
-  };
 }
 
 /** Collects bytes in memory up to a limit, then in a 0600 temp file; refuses above a hard cap. */

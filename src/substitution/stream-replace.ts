@@ -184,12 +184,7 @@ export class Replacer {
 
   /** The decided output for everything pushed so far (null when nothing is decided yet). */
   push(bytes: Buffer): Buffer | null {
-    if (bytes.length === 0) return null;
-    const data = this.pending.length === 0 ? bytes : Buffer.concat([this.pending, bytes]);
-    const { pieces, keepFrom } = processBuffer(this.matcher, data, false);
-    // Copy the tail so a held-back slice does not pin a large chunk in memory.
-    this.pending = keepFrom < data.length ? Buffer.from(data.subarray(keepFrom)) : EMPTY;
-    return joinPieces(pieces);
+    return joinPieces(this.decide(bytes));
   }
 
   /**
@@ -197,25 +192,65 @@ export class Replacer {
    * the whole output saves a copy). Returns how many bytes it appended.
    */
   pushInto(bytes: Buffer, out: Buffer[]): number {
-    if (bytes.length === 0) return 0;
-    const data = this.pending.length === 0 ? bytes : Buffer.concat([this.pending, bytes]);
-    const { pieces, keepFrom } = processBuffer(this.matcher, data, false);
-    this.pending = keepFrom < data.length ? Buffer.from(data.subarray(keepFrom)) : EMPTY;
-    let size = 0;
-    for (const piece of pieces) {
-      out.push(piece);
-      size += piece.length;
-    }
-    return size;
+    return appendAll(out, this.decide(bytes));
   }
 
   /** The rest, at the end of the data (null when nothing is left). */
   end(): Buffer | null {
-    if (this.pending.length === 0) return null;
+    return joinPieces(this.rest());
+  }
+
+  /** As end, appending to `out`; returns how many bytes it appended. */
+  endInto(out: Buffer[]): number {
+    return appendAll(out, this.rest());
+  }
+
+  private decide(bytes: Buffer): Buffer[] {
+    if (bytes.length === 0) return [];
+    const data = this.pending.length === 0 ? bytes : Buffer.concat([this.pending, bytes]);
+    const { pieces, keepFrom } = processBuffer(this.matcher, data, false);
+    // Copy the tail so a held-back slice does not pin a large chunk in memory.
+    this.pending = keepFrom < data.length ? Buffer.from(data.subarray(keepFrom)) : EMPTY;
+    return pieces;
+  }
+
+  private rest(): Buffer[] {
+    if (this.pending.length === 0) return [];
     const { pieces } = processBuffer(this.matcher, this.pending, true);
     this.pending = EMPTY;
-    return joinPieces(pieces);
+    return pieces;
   }
+}
+
+/**
+ * The whole replaced output of a sequence of chunks, joined once at the end (one copy): for bodies
+ * that are collected before they are sent.
+ */
+export class ReplacedCollector {
+  private readonly pieces: Buffer[] = [];
+  private size = 0;
+
+  constructor(private readonly replacer: Replacer) {}
+
+  push(chunk: Buffer): void {
+    this.size += this.replacer.pushInto(chunk, this.pieces);
+  }
+
+  /** Everything, replaced; call once, after the last push. */
+  finish(): Buffer {
+    this.size += this.replacer.endInto(this.pieces);
+    if (this.pieces.length === 0) return EMPTY;
+    return this.pieces.length === 1 ? this.pieces[0]! : Buffer.concat(this.pieces, this.size);
+  }
+}
+
+function appendAll(out: Buffer[], pieces: Buffer[]): number {
+  let size = 0;
+  for (const piece of pieces) {
+    out.push(piece);
+    size += piece.length;
+  }
+  return size;
 }
 
 function joinPieces(pieces: Buffer[]): Buffer | null {
