@@ -1,19 +1,14 @@
 import type { ClientOptions } from '../client/index.js';
-import { adminMode, apiUrlSetting, UsageError, type AdminMode, type Env, type ModeFlags } from '../config/index.js';
+import { adminMode, apiUrlSetting, UsageError, type Env, type ModeFlags } from '../config/index.js';
 
 /** `--api-url` flag for client commands (the key only comes from VEIL_API_KEY: keep it off argv). */
 export const REMOTE_FLAGS = {
   'api-url': { type: 'string' },
 } as const;
 
-/** The API URL from `--api-url` or VEIL_API_URL, or undefined when neither is set. */
-export function apiUrlFrom(env: Env, flag: string | undefined): string | undefined {
-  return apiUrlSetting({ 'api-url': flag }, env);
-}
-
 /** Client options for commands that always talk to a control plane. */
 export function clientOptionsFrom(env: Env, apiUrlFlag: string | undefined): ClientOptions {
-  const apiUrl = apiUrlFrom(env, apiUrlFlag);
+  const apiUrl = apiUrlSetting({ 'api-url': apiUrlFlag }, env);
   if (!apiUrl) throw new UsageError('set VEIL_API_URL (or --api-url) to the Veil API, e.g. http://127.0.0.1:8080');
   const apiKey = env.VEIL_API_KEY;
   if (!apiKey) throw new UsageError('set VEIL_API_KEY to an API key (the bootstrap admin key is in <data-dir>/admin-api-key)');
@@ -28,7 +23,6 @@ export function clientOptionsFrom(env: Env, apiUrlFlag: string | undefined): Cli
  *   so no code further down can fall back to it and go remote after all.
  */
 export interface CommandTarget {
-  mode: AdminMode;
   env: Env;
   apiUrl: string | undefined;
   flags: ModeFlags;
@@ -36,7 +30,7 @@ export interface CommandTarget {
 
 export function commandTarget(env: Env, flags: ModeFlags): CommandTarget {
   const mode = adminMode(flags, env);
-  if (mode.kind === 'remote') return { mode, env, apiUrl: mode.apiUrl, flags: { 'api-url': mode.apiUrl } };
+  if (mode.kind === 'remote') return { env, apiUrl: mode.apiUrl, flags: { 'api-url': mode.apiUrl } };
   const { VEIL_API_URL: _ignored, ...localEnv } = env;
-  return { mode, env: localEnv, apiUrl: undefined, flags: flags['data-dir'] !== undefined ? { 'data-dir': flags['data-dir'] } : {} };
+  return { env: localEnv, apiUrl: undefined, flags: flags['data-dir'] !== undefined ? { 'data-dir': flags['data-dir'] } : {} };
 }

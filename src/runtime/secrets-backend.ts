@@ -1,11 +1,11 @@
 /**
- * Where `veil secrets` acts: the control plane over HTTP (VEIL_API_URL set, no --data-dir), or the
+ * Where `veil secrets` acts (adminMode): the control plane over HTTP (an API URL, no --data-dir), or the
  * data directory in-process (local mode, the same store `veil run` uses; safe next to a running
  * `veil serve` thanks to SQLite WAL). Mirrors src/cli/admin-backend.ts for orgs/keys.
  */
 import { SecretService, type CreateSecretParams, type Secret, type UpdateSecretParams } from '../client/index.js';
-import { loadConfig, type Env } from '../config/index.js';
-import { clientOptionsFrom, apiUrlFrom } from '../cli/remote.js';
+import { adminMode, loadConfig, type Env } from '../config/index.js';
+import { clientOptionsFrom } from '../cli/remote.js';
 
 export interface SecretsBackend {
   /** The API URL or the data directory, for messages. */
@@ -29,11 +29,11 @@ export interface SecretsBackendFlags {
  * subcommands refuse an empty directory, so a typo does not conjure an empty store.
  */
 export async function openSecretsBackend(env: Env, flags: SecretsBackendFlags, options: { initialize: boolean }): Promise<SecretsBackend> {
-  const apiUrl = apiUrlFrom(env, flags['api-url']);
-  if (apiUrl && flags['data-dir'] === undefined) {
+  const mode = adminMode(flags, env);
+  if (mode.kind === 'remote') {
     const service = new SecretService(clientOptionsFrom(env, flags['api-url']));
     return {
-      where: apiUrl,
+      where: mode.apiUrl,
       list: () => service.list(),
       get: (idOrName) => service.get(idOrName),
       create: (params) => service.create(params),
