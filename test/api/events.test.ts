@@ -98,24 +98,42 @@ async function resolveKey(harness: Harness, org: string): Promise<{ id: string; 
   return { id: key.json.id as string, key: key.json.key as string };
 }
 
-describe('GET /events heartbeat', () => {
-  const INTERVAL = 200;
-  let harness: Harness;
+/**
+ * A control plane with a short heartbeat for one describe block; every stream opened through
+ * `open` is closed with it.
+ */
+function serverWithHeartbeat(interval: number): { harness: () => Harness; open: (key: string) => Promise<Stream> } {
+  let harness: Harness | undefined;
   const streams: Stream[] = [];
-
   beforeAll(async () => {
-    harness = await startHarness({ eventsHeartbeatMs: INTERVAL });
+    harness = await startHarness({ eventsHeartbeatMs: interval });
   });
   afterAll(async () => {
     for (const stream of streams) stream.close();
     await harness?.close();
   });
+  const current = () => {
+    if (!harness) throw new Error('harness not started');
+    return harness;
+  };
+  return {
+    harness: current,
+    open: async (key) => {
+      const stream = await openStream(current(), key);
+      streams.push(stream);
+      return stream;
+    },
+  };
+}
+
+describe('GET /events heartbeat', () => {
+  const INTERVAL = 200;
+  const server = serverWithHeartbeat(INTERVAL);
 
   it('sends hello with the interval, then a heartbeat comment every interval', async () => {
-    const { key } = await resolveKey(harness, 'events-heartbeat');
+    const { key } = await resolveKey(server.harness(), 'events-heartbeat');
     const requestedAt = performance.now();
-    const stream = await openStream(harness, key);
-    streams.push(stream);
+    const stream = await server.open(key);
     expect(stream.status).toBe(200);
     expect(stream.headers['content-type']).toBe('text/event-stream; charset=utf-8');
     await waitUntil('hello', () => stream.helloAt !== undefined, 5_000);
@@ -152,24 +170,14 @@ describe('GET /events heartbeat', () => {
 
 describe('GET /events after its key is deleted', () => {
   const INTERVAL = 300;
-  let harness: Harness;
-  const streams: Stream[] = [];
-
-  beforeAll(async () => {
-    harness = await startHarness({ eventsHeartbeatMs: INTERVAL });
-  });
-  afterAll(async () => {
-    for (const stream of streams) stream.close();
-    await harness?.close();
-  });
+  const server = serverWithHeartbeat(INTERVAL);
 
   it('ends that stream at the next heartbeat; a stream of another key stays open', async () => {
     // In the admin key's own org: DELETE /api-keys/:id acts on the caller's org.
-    const revoked = await resolveKey(harness, 'default');
-    const kept = await resolveKey(harness, 'default');
-    const doomed = await openStream(harness, revoked.key);
-    const other = await openStream(harness, kept.key);
-    streams.push(doomed, other);
+    const revoked = await resolveKey(server.harness(), 'default');
+    const kept = await resolveKey(server.harness(), 'default');
+    const doomed = await server.open(revoked.key);
+    const other = await server.open(kept.key);
     expect([doomed.status, other.status]).toEqual([200, 200]);
     // One heartbeat (and key re-check) passed with the key still valid: the stream stayed open.
     await waitUntil('a heartbeat on both streams', () => doomed.heartbeats.length >= 1 && other.heartbeats.length >= 1, 20 * INTERVAL);
@@ -177,7 +185,7 @@ describe('GET /events after its key is deleted', () => {
     expect(doomed.ended).toBe(false);
 
     const heartbeatsBefore = doomed.heartbeats.length;
-    const deleted = await raw(harness, 'DELETE', `/api-keys/${revoked.id}`);
+    const deleted = await raw(server.harness(), 'DELETE', `/api-keys/${revoked.id}`);
     expect(deleted.status).toBe(204);
 
     await waitUntil('the stream of the deleted key to end', () => doomed.ended, 20 * INTERVAL);
@@ -193,8 +201,7 @@ describe('GET /events after its key is deleted', () => {
     expect(other.ended).toBe(false);
 
     // And the deleted key cannot open a new stream.
-    const again = await openStream(harness, revoked.key);
-    streams.push(again);
+    const again = await server.open(revoked.key);
     expect(again.status).toBe(401);
   });
 });
