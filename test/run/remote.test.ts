@@ -3,7 +3,7 @@
  * VEIL_API_KEY, VEIL_PROXY_URL, VEIL_CA_CERT_FILE), with real clients and HTTPS servers on
  * 127.0.0.1 standing for the real APIs.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
-import { baseEnv, CLI, CLIENTS, fakeSecretValue, makeUpstreamPki, runCli, runProgram, startUpstream, type CliResult, type Upstream } from './support.js';
+import { baseEnv, CLIENTS, fakeSecretValue, makeUpstreamPki, runCli, runProgram, startUpstream, startWaitingRun, type CliResult, type Upstream } from './support.js';
 
 const API_HOST = 'api.openai.test';
 const PLAIN_HOST = 'plain.example.test';
@@ -151,23 +151,14 @@ describe('veil run killed with SIGKILL, remote mode', () => {
     for (const name of [foreign, 'veil-run-by-hand']) expect((await call('POST', '/sandbox', { name, secrets: [] })).status).toBe(201);
     const before = await sandboxNames();
 
-    const child = spawn(process.execPath, [CLI, 'run', '--secret', 'K=OPENAI', '--', 'node', '-e', 'setInterval(() => {}, 1000); console.log("pid=" + process.pid)'], {
-      env: { ...baseEnv(), ...remoteEnv },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+    const run = startWaitingRun(['--secret', 'K=OPENAI'], 'setInterval(() => {}, 1000); console.log("pid=" + process.pid); console.log("ready")', { ...baseEnv(), ...remoteEnv });
+    const child = run.child;
+    // 'exit', not 'close': the command outlives a SIGKILLed veil run and keeps the pipes open.
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     let grandchild = 0;
     try {
-      const deadline = Date.now() + 30_000;
-      while (!/pid=\d+\n/.test(stdout)) {
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`veil run never started its command; stderr: ${stderr}`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      grandchild = Number(/pid=(\d+)/.exec(stdout)![1]);
+      await run.ready;
+      grandchild = Number(/pid=(\d+)/.exec(run.output().stdout)![1]);
       const mine = (await sandboxNames()).filter((name) => !before.includes(name));
       expect(mine).toHaveLength(1);
       const name = mine[0]!;

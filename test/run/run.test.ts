@@ -4,7 +4,7 @@
  * the real APIs (names pinned with VEIL_RESOLVE, their CA given with VEIL_UPSTREAM_CA_FILE). The
  * server must receive the real value; the client must only ever see the placeholder.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,7 @@ import {
   runCli,
   startGitServer,
   startUpstream,
+  startWaitingRun,
   type CliResult,
   type Upstream,
   type UpstreamPki,
@@ -353,34 +354,8 @@ describe('veil run: exit status, signals, cleanup', () => {
     expect(result.stdout).toBe(`${placeholder}\n`);
   });
 
-  /** Starts `veil run` with a child that prints "ready" and then waits; resolves once it is ready. */
-  function startWaitingChild(script: string) {
-    const child = spawn(process.execPath, [CLI, 'run', '--secret', 'OPENAI_API_KEY=OPENAI', '--', 'node', '-e', script], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-    const ready = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`child never got ready; stderr: ${stderr}`)), 30_000);
-      child.stdout.setEncoding('utf8').on('data', (text: string) => {
-        stdout += text;
-        if (stdout.includes('ready\n')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        resolve({ code, signal });
-      });
-    });
-    return { child, ready, exited, output: () => ({ stdout, stderr }) };
-  }
+  /** `veil run` whose child prints "ready" and then waits (startWaitingRun in support.ts). */
+  const startWaitingChild = (script: string) => startWaitingRun(['--secret', 'OPENAI_API_KEY=OPENAI'], script, env);
 
   it('relays SIGTERM to the child, exits 128+15 and deletes the sandbox', async () => {
     const before = await sandboxCount();

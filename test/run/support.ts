@@ -253,6 +253,35 @@ export function runCli(args: string[], env: Record<string, string>, options: { c
   });
 }
 
+/**
+ * `veil run ...runArgs -- node -e script` in the background, for tests that signal or kill it. `ready`
+ * resolves once the script printed "ready" (30 s bound); `exited` when it is gone (killed after 60 s).
+ */
+export function startWaitingRun(runArgs: string[], script: string, env: Record<string, string>) {
+  const child = spawn(process.execPath, [CLI, 'run', ...runArgs, '--', 'node', '-e', script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`child never got ready; stderr: ${stderr}`)), 30_000);
+    child.stdout.setEncoding('utf8').on('data', (text: string) => {
+      stdout += text;
+      if (stdout.includes('ready\n')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal });
+    });
+  });
+  return { child, ready, exited, output: () => ({ stdout, stderr }) };
+}
+
 /** The parent env for CLI runs: PATH, HOME and locale only, no proxy settings leaking in from the host. */
 export function baseEnv(): Record<string, string> {
   const env: Record<string, string> = {};
