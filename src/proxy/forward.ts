@@ -5,7 +5,7 @@ import type { Dispatcher } from 'undici';
 import type { ResolvedSecret } from '../resolver/types.js';
 import { parseContentLength, rewriteRequestBody, type BodyRewrite } from '../substitution/body.js';
 import { isZlibError } from '../substitution/codecs.js';
-import { DisallowedPlaceholderError } from '../substitution/errors.js';
+import { BodyTooLargeError, DisallowedPlaceholderError } from '../substitution/errors.js';
 import { VeilError } from '../errors.js';
 import { admitRequest, disallowedPlaceholders, namesWithPlace, uniqueNames, type Admitted } from './admit.js';
 import type { Engine } from './engine.js';
@@ -110,6 +110,7 @@ async function prepareBody(engine: Engine, req: IncomingMessage, res: ServerResp
   const chunked = req.headers['transfer-encoding'] !== undefined;
   // No abort signal: a client that goes away destroys `req`, which fails the read (premature close)
   // on both the in-memory and the stream path (the temp file is removed then).
+  let reading = false;
   let rewrite: BodyRewrite;
   try {
     rewrite = await rewriteRequestBody(req, {
@@ -121,7 +122,10 @@ async function prepareBody(engine: Engine, req: IncomingMessage, res: ServerResp
       memoryLimit: engine.body.memoryLimit,
       hardCap: engine.body.hardCap,
       ...(engine.body.tmpDir !== undefined ? { tmpDir: engine.body.tmpDir } : {}),
-      beforeRead,
+      beforeRead: () => {
+        reading = true;
+        beforeRead();
+      },
       // Block mode for streamed (chunked) bodies, which cannot be checked before they are forwarded:
       // the rewrite fails at a disallowed placeholder and the chunk carrying it is never sent; the
       // upstream sees an aborted, incomplete request and the client gets 403 (or a cut connection
@@ -133,6 +137,15 @@ async function prepareBody(engine: Engine, req: IncomingMessage, res: ServerResp
     // Typed body errors carry their status: 413 too large, 400 does not decode, 500 spill failed.
     if (error instanceof VeilError) {
       engine.logger.warn({ ...admitted.log, status: error.statusCode, reason: error.message }, 'request body refused');
+      if (error instanceof BodyTooLargeError && !reading) {
+        // Refused on its declared size before a byte was read. Closing now would reset the connection
+        // under a client still sending its body, which may then never read the 413: answer, let
+        // node:http read the rest off the wire (it does for an unread body), cut a client that keeps
+        // sending past LINGER_MS. A client that sent `Expect: 100-continue` sent no body; node closes.
+        replyError(res, error.statusCode, error.message);
+        cutIfStillSending(req, LINGER_MS);
+        return null;
+      }
       replyError(res, error.statusCode, error.message, { connection: 'close' });
       return null;
     }
@@ -170,6 +183,20 @@ async function prepareBody(engine: Engine, req: IncomingMessage, res: ServerResp
     return { body: rewrite.body, buffer: null, rawHeaders, scrub: rewrite.candidates, chunked: true, log };
   }
   return { body: rewrite.body, buffer: null, rawHeaders, scrub: [], chunked: false, log };
+}
+
+/** How long a refused request's body may still be read off the wire after the answer (see prepareBody). */
+const LINGER_MS = 5_000;
+
+/** Destroys the connection when the request body has not ended `ms` after the response was sent. */
+function cutIfStillSending(req: IncomingMessage, ms: number): void {
+  const socket = req.socket;
+  const timer = setTimeout(() => {
+    if (!req.complete) socket.destroy();
+  }, ms);
+  timer.unref();
+  req.once('end', () => clearTimeout(timer));
+  socket.once('close', () => clearTimeout(timer));
 }
 
 /** An async iterable over a stream: undici sends it chunked whatever it already knows of its length. */

@@ -212,6 +212,33 @@ describe('Expect: 100-continue (raw HTTP/1.1 on the proxy port)', () => {
     expect(lastSeen(fx.https).body).toBe(`k=${LONG_VALUE}`);
   });
 
+  it('a client that sends a too-large body without Expect reads the 413 (no reset) and can go on on that connection', async () => {
+    const before = fx.http.received.length;
+    const socket = netConnect(fx.proxyPort, '127.0.0.1');
+    socket.on('error', () => {});
+    let seen = '';
+    socket.on('data', (chunk) => (seen += chunk.toString('latin1')));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const length = 1536 * 1024; // over this fixture's 1 MiB cap
+    socket.write(
+      `POST http://api.example.com:${fx.http.port}/too-big HTTP/1.1\r\nHost: api.example.com:${fx.http.port}\r\n${auth()}` +
+        `Content-Type: text/plain\r\nContent-Length: ${length}\r\n\r\n`,
+    );
+    socket.write(Buffer.alloc(length, 'x'));
+    const deadline = Date.now() + 5_000;
+    while (!seen.includes('request body too large') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(seen.startsWith('HTTP/1.1 413 ')).toBe(true);
+    // The body was read off the wire, not answered with a reset: the same connection serves the next request.
+    socket.write(`GET http://api.example.com:${fx.http.port}/after-413 HTTP/1.1\r\nHost: api.example.com:${fx.http.port}\r\n${auth()}Connection: close\r\n\r\n`);
+    await new Promise((resolve) => {
+      const timer = setTimeout(() => socket.destroy(), 5_000);
+      socket.once('close', () => resolve(clearTimeout(timer)));
+    });
+    expect(seen).toMatch(/HTTP\/1\.1 200 /);
+    expect(fx.http.received.length).toBe(before + 1);
+    expect(lastSeen(fx.http).url).toBe('/after-413');
+  });
+
   it('an accepted body gets 100 Continue first, then is substituted and forwarded', async () => {
     const body = `k=${longSecret.placeholder}`;
     const reply = await exchange(
