@@ -1,5 +1,5 @@
 import type { ClientOptions } from '../client/index.js';
-import { adminMode, apiUrlSetting, UsageError, type Env, type ModeFlags } from '../config/index.js';
+import { adminMode, apiUrlSetting, UsageError, type AdminMode, type Env, type ModeFlags } from '../config/index.js';
 
 /** `--api-url` flag for client commands (the key only comes from VEIL_API_KEY: keep it off argv). */
 export const REMOTE_FLAGS = {
@@ -17,20 +17,18 @@ export function clientOptionsFrom(env: Env, apiUrlFlag: string | undefined): Cli
 
 /**
  * What a command with a local and a remote mode (`secrets`, `run`, `env`) hands to the code in
- * src/runtime, decided once by adminMode (src/config/mode.ts):
- * - remote: `apiUrl` and flags naming it, so the runtime goes remote;
- * - local: no `apiUrl`, the `--data-dir` flag if one was given, and an env without VEIL_API_URL,
- *   so no code further down can fall back to it and go remote after all.
+ * src/runtime: the mode decided once by adminMode (src/config/mode.ts), which the runtime follows
+ * without looking at API URLs or data dirs itself, and the env. In local mode the env has no
+ * VEIL_API_URL, so no code further down can fall back to it and go remote after all.
  */
 export interface CommandTarget {
   env: Env;
-  apiUrl: string | undefined;
-  flags: ModeFlags;
+  mode: AdminMode;
 }
 
 export function commandTarget(env: Env, flags: ModeFlags): CommandTarget {
   const mode = adminMode(flags, env);
-  if (mode.kind === 'remote') return { env, apiUrl: mode.apiUrl, flags: { 'api-url': mode.apiUrl } };
+  if (mode.kind === 'remote') return { env, mode };
   const { VEIL_API_URL: _ignored, ...localEnv } = env;
-  return { env: localEnv, apiUrl: undefined, flags: flags['data-dir'] !== undefined ? { 'data-dir': flags['data-dir'] } : {} };
+  return { env: localEnv, mode };
 }

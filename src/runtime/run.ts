@@ -2,13 +2,13 @@
  * `veil run`: register a sandbox with the given mounts, run a command with placeholders, proxy and
  * trust settings in its env, and delete the sandbox when it ends.
  *
- * Two modes:
- * - remote (VEIL_API_URL + VEIL_API_KEY): POST /sandbox on that control plane; the child's traffic
+ * Two modes, decided by the caller with adminMode (src/config/mode.ts) and followed here as given:
+ * - remote (an API URL + VEIL_API_KEY): POST /sandbox on that control plane; the child's traffic
  *   goes to the shared proxy at VEIL_PROXY_URL (or a `proxyUrl` in the create reply) with the
  *   sandbox's credentials `sandboxId:proxyToken`, added by a local forwarder on 127.0.0.1
  *   (credential-forwarder.ts): the child's proxy URL holds no token, and Java works too.
- * - local (no VEIL_API_URL): the data dir opened in-process and a sidecar proxy for this one sandbox
- *   on a free 127.0.0.1 port, so the child's proxy URL carries no credentials at all.
+ * - local (no API URL, or --data-dir): the data dir opened in-process and a sidecar proxy for this
+ *   one sandbox on a free 127.0.0.1 port, so the child's proxy URL carries no credentials at all.
  *
  * A run killed outright (SIGKILL) cannot delete its sandbox: the next run on the same machine does
  * (run-leftovers.ts; the default sandbox name records the owning process).
@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SandboxService, toMountList } from '../client/sandboxes.js';
 import type { ClientOptions } from '../client/http.js';
-import { loadConfig, UsageError, type ConfigFlags, type Env } from '../config/index.js';
+import { loadConfig, UsageError, type AdminMode, type ConfigFlags, type Env } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
 import { buildChildEnv, invalidMountEnvName, parseProxyUrl, type ProxyEndpoint } from './child-env.js';
 import { caFromFile, caFromPem, writeChildTrust } from './child-trust.js';
@@ -55,9 +55,10 @@ export interface RunOptions {
   args: string[];
   /** The parent environment (Veil's settings are read from it; the child inherits the rest). */
   env: Env;
+  /** Where the run acts, as adminMode decided it: the remote control plane, or the local data dir. */
+  mode: AdminMode;
+  /** Settings of local mode's store and sidecar proxy (`--disallowed`); the data dir comes from `mode`. */
   flags?: ConfigFlags;
-  /** `--api-url` given on the command line. */
-  apiUrl?: string | undefined;
   stderr?: NodeJS.WritableStream;
 }
 
@@ -125,8 +126,13 @@ async function createRemoteSandbox(options: RunOptions, client: ClientOptions, s
   }
 }
 
-async function createLocalSandbox(options: RunOptions, logger: Logger, stderr: NodeJS.WritableStream): Promise<RunSandbox> {
-  const config = loadConfig(options.flags ?? {}, options.env);
+async function createLocalSandbox(
+  options: RunOptions,
+  mode: Extract<AdminMode, { kind: 'local' }>,
+  logger: Logger,
+  stderr: NodeJS.WritableStream,
+): Promise<RunSandbox> {
+  const config = loadConfig({ ...options.flags, 'data-dir': mode.dataDir }, options.env);
   requireLocalData(config, 'create a secret first (veil secrets create NAME --host HOST), pass --data-dir, or set VEIL_API_URL and VEIL_API_KEY');
   const local = await openLocalVeil(config, logger);
   const steps: Array<() => Promise<void>> = [() => local.close()];
@@ -169,7 +175,7 @@ function validateMounts(mounts: Record<string, string>): void {
 export async function veilRun(options: RunOptions): Promise<number> {
   const stderr = options.stderr ?? process.stderr;
   validateMounts(options.mounts);
-  const apiUrl = options.apiUrl ?? (options.env.VEIL_API_URL || undefined);
+  const mode = options.mode;
 
   // Until the child runs (and again while cleaning up), a signal must not kill Veil half-way: note
   // it, finish the step, clean up, and exit as if the child had been killed by it.
@@ -185,12 +191,12 @@ export async function veilRun(options: RunOptions): Promise<number> {
 
   let sandbox: RunSandbox | undefined;
   try {
-    if (apiUrl) {
+    if (mode.kind === 'remote') {
       const apiKey = options.env.VEIL_API_KEY;
       if (!apiKey) throw new UsageError('VEIL_API_URL is set but VEIL_API_KEY is not: set both (remote mode) or neither (local mode)');
-      sandbox = await createRemoteSandbox(options, { apiUrl, apiKey }, stderr);
+      sandbox = await createRemoteSandbox(options, { apiUrl: mode.apiUrl, apiKey }, stderr);
     } else {
-      sandbox = await createLocalSandbox(options, stderrLogger(options.env.VEIL_LOG_LEVEL || undefined), stderr);
+      sandbox = await createLocalSandbox(options, mode, stderrLogger(options.env.VEIL_LOG_LEVEL || undefined), stderr);
     }
     if (interrupted) return exitCodeForSignal(interrupted);
 

@@ -5,7 +5,7 @@
 import { resolve, join } from 'node:path';
 import { loadOrCreateCertificateAuthority } from '../ca/index.js';
 import { SandboxService } from '../client/sandboxes.js';
-import { DEFAULTS, loadConfig, UsageError, type ConfigFlags, type Env } from '../config/index.js';
+import { DEFAULTS, loadConfig, UsageError, type AdminMode, type Env } from '../config/index.js';
 import { parseProxyUrl, veilEnv, type ProxyEndpoint } from './child-env.js';
 import { caFromFile, writeChildTrust } from './child-trust.js';
 import { openLocalVeil, requireLocalData, stderrLogger } from './local.js';
@@ -19,8 +19,8 @@ export interface SandboxEnvOptions {
   /** Sandbox id (or, in local mode, its name). */
   sandbox: string;
   env: Env;
-  flags?: ConfigFlags;
-  apiUrl?: string | undefined;
+  /** Where to look the sandbox up, as adminMode decided it: the remote control plane, or the local data dir. */
+  mode: AdminMode;
   proxyUrl?: string | undefined;
   proxyToken?: string | undefined;
   /** The proxy serves this sandbox alone (sidecar): no credentials in the proxy URL. */
@@ -54,7 +54,9 @@ export async function sandboxEnv(options: SandboxEnvOptions): Promise<SandboxEnv
   const token = options.proxyToken ?? (env.VEIL_PROXY_TOKEN || undefined);
   const sidecar = options.sidecar === true;
   const proxyText = options.proxyUrl ?? (env.VEIL_PROXY_URL || undefined);
-  const dataDir = options.flags?.['data-dir'] ?? (env.VEIL_DATA_DIR || DEFAULTS.dataDir);
+  const mode = options.mode;
+  // Remote mode has no data dir of its own, but the trust files still default to <data dir>/trust.
+  const dataDir = mode.kind === 'local' ? mode.dataDir : env.VEIL_DATA_DIR || DEFAULTS.dataDir;
   const trustDir = resolve(options.trustDir ?? join(dataDir, 'trust'));
 
   let sandboxId: string;
@@ -62,17 +64,17 @@ export async function sandboxEnv(options: SandboxEnvOptions): Promise<SandboxEnv
   let ca: { certPem: string; fingerprint: string };
   let endpoint: ProxyEndpoint;
 
-  if (options.apiUrl) {
+  if (mode.kind === 'remote') {
     const apiKey = env.VEIL_API_KEY;
     if (!apiKey) throw new UsageError('VEIL_API_URL is set but VEIL_API_KEY is not');
-    const sandbox = await new SandboxService({ apiUrl: options.apiUrl, apiKey }).get(options.sandbox);
+    const sandbox = await new SandboxService({ apiUrl: mode.apiUrl, apiKey }).get(options.sandbox);
     sandboxId = sandbox.id;
     placeholders = sandbox.env ?? {};
     if (!proxyText) throw new UsageError('set VEIL_PROXY_URL (or --proxy-url) to the Veil proxy the sandbox uses');
     endpoint = parseProxy(proxyText, options.proxyUrl ? '--proxy-url' : 'VEIL_PROXY_URL');
     ca = caFromFile(env);
   } else {
-    const config = loadConfig(options.flags ?? {}, env);
+    const config = loadConfig({ 'data-dir': mode.dataDir }, env);
     requireLocalData(config, 'pass --data-dir, or set VEIL_API_URL and VEIL_API_KEY');
     const logger = stderrLogger(env.VEIL_LOG_LEVEL || undefined);
     const local = await openLocalVeil(config, logger);

@@ -1,10 +1,11 @@
 /**
- * Where `veil secrets` acts (adminMode): the control plane over HTTP (an API URL, no --data-dir), or the
- * data directory in-process (local mode, the same store `veil run` uses; safe next to a running
- * `veil serve` thanks to SQLite WAL). Mirrors src/cli/admin-backend.ts for orgs/keys.
+ * Where `veil secrets` acts, as adminMode decided it (the caller passes the mode): the control
+ * plane over HTTP (an API URL, no --data-dir), or the data directory in-process (local mode, the
+ * same store `veil run` uses; safe next to a running `veil serve` thanks to SQLite WAL). Mirrors
+ * src/cli/admin-backend.ts for orgs/keys.
  */
 import { SecretService, type CreateSecretParams, type Secret, type UpdateSecretParams } from '../client/index.js';
-import { adminMode, loadConfig, type Env } from '../config/index.js';
+import { loadConfig, type AdminMode, type Env } from '../config/index.js';
 import { clientOptionsFrom } from '../cli/remote.js';
 
 export interface SecretsBackend {
@@ -18,20 +19,14 @@ export interface SecretsBackend {
   close(): Promise<void>;
 }
 
-export interface SecretsBackendFlags {
-  'api-url'?: string | undefined;
-  'data-dir'?: string | undefined;
-}
-
 /**
  * `initialize`: may create the data directory (master key, database, bootstrap admin key) when it
  * holds no Veil data yet: true for `secrets create`, the first step of local use. Other
  * subcommands refuse an empty directory, so a typo does not conjure an empty store.
  */
-export async function openSecretsBackend(env: Env, flags: SecretsBackendFlags, options: { initialize: boolean }): Promise<SecretsBackend> {
-  const mode = adminMode(flags, env);
+export async function openSecretsBackend(mode: AdminMode, env: Env, options: { initialize: boolean }): Promise<SecretsBackend> {
   if (mode.kind === 'remote') {
-    const service = new SecretService(clientOptionsFrom(env, flags['api-url']));
+    const service = new SecretService(clientOptionsFrom(env, mode.apiUrl));
     return {
       where: mode.apiUrl,
       list: () => service.list(),
@@ -42,7 +37,7 @@ export async function openSecretsBackend(env: Env, flags: SecretsBackendFlags, o
       close: async () => undefined,
     };
   }
-  const config = loadConfig(flags['data-dir'] !== undefined ? { 'data-dir': flags['data-dir'] } : {}, env);
+  const config = loadConfig({ 'data-dir': mode.dataDir }, env);
   // Loaded lazily: client-only use of the CLI should not open native modules.
   const { LocalSecretService, openLocalVeil, requireLocalData, stderrLogger } = await import('./local.js');
   if (!options.initialize) requireLocalData(config, 'create a secret first, pass --data-dir, or set VEIL_API_URL and VEIL_API_KEY');

@@ -65,20 +65,19 @@ describe('adminMode', () => {
 });
 
 describe('commandTarget (what secrets, run and env hand to src/runtime)', () => {
-  it('remote: the API URL, as a flag too', () => {
+  it('remote: the decided mode and the env as it was', () => {
     const target = commandTarget({ VEIL_API_URL: `${API}/`, VEIL_API_KEY: 'k' }, {});
-    expect(target).toMatchObject({ apiUrl: API, flags: { 'api-url': API }, env: { VEIL_API_URL: `${API}/`, VEIL_API_KEY: 'k' } });
+    expect(target).toEqual({ mode: { kind: 'remote', apiUrl: API }, env: { VEIL_API_URL: `${API}/`, VEIL_API_KEY: 'k' } });
   });
 
   it('local because of --data-dir: no API URL anywhere, so nothing further down can go remote', () => {
     const target = commandTarget({ VEIL_API_URL: API, VEIL_API_KEY: 'k', HOME: '/h' }, { 'api-url': OTHER_API, 'data-dir': '/d' });
-    expect(target.apiUrl).toBeUndefined();
-    expect(target.flags).toEqual({ 'data-dir': '/d' });
+    expect(target.mode).toEqual(local('/d', true));
     expect(target.env).toEqual({ VEIL_API_KEY: 'k', HOME: '/h' });
   });
 
-  it('local without an API URL: the env as it was, no flags', () => {
+  it('local without an API URL: the env as it was', () => {
     const target = commandTarget({ VEIL_DATA_DIR: '/env-dir' }, {});
-    expect(target).toMatchObject({ apiUrl: undefined, flags: {}, env: { VEIL_DATA_DIR: '/env-dir' } });
+    expect(target).toEqual({ mode: local('/env-dir', false), env: { VEIL_DATA_DIR: '/env-dir' } });
   });
 });

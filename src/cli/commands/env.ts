@@ -60,8 +60,7 @@ async function run(args: string[], context: CliContext): Promise<number> {
   const result = await sandboxEnv({
     sandbox: values.sandbox,
     env: target.env,
-    flags: values['data-dir'] !== undefined ? { 'data-dir': values['data-dir'] } : {},
-    apiUrl: target.apiUrl,
+    mode: target.mode,
     proxyUrl: values['proxy-url'],
     proxyToken: values['proxy-token'],
     sidecar: values.sidecar,

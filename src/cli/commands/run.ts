@@ -82,11 +82,8 @@ async function run(args: string[], context: CliContext): Promise<number> {
     command,
     args: commandArgs,
     env: target.env,
-    flags: {
-      ...(values['data-dir'] !== undefined ? { 'data-dir': values['data-dir'] } : {}),
-      ...(values.disallowed !== undefined ? { disallowed: values.disallowed } : {}),
-    },
-    apiUrl: target.apiUrl,
+    flags: values.disallowed !== undefined ? { disallowed: values.disallowed } : {},
+    mode: target.mode,
     stderr: context.stderr,
   });
 }

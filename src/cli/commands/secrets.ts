@@ -93,7 +93,7 @@ async function run(args: string[], context: CliContext): Promise<number> {
   const backend = async () => {
     if (opened) return opened;
     const target = commandTarget(context.env, values);
-    return (opened = await openSecretsBackend(target.env, target.flags, { initialize: subcommand === 'create' }));
+    return (opened = await openSecretsBackend(target.mode, target.env, { initialize: subcommand === 'create' }));
   };
   try {
     switch (subcommand) {
