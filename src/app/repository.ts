@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { VeilConfig } from '../config/index.js';
 import { ensurePrivateDir } from '../crypto/master-key.js';
+import type { PgChangeFeed } from '../events/pg-feed.js';
+import type { Logger } from '../log/logger.js';
 import type { Repository } from '../store/types.js';
 
 /** The SQLite database in the data directory (when VEIL_DATABASE_URL is not set). */
@@ -48,4 +50,29 @@ export async function openRepository(config: Pick<VeilConfig, 'dataDir' | 'datab
   await ensurePrivateDir(config.dataDir);
   const { openSqliteRepository } = await import('../store/sqlite.js');
   return openSqliteRepository(join(config.dataDir, SQLITE_FILE));
+}
+
+/**
+ * The change feed shared by every process that writes to one PostgreSQL database (and schema):
+ * `veil serve` replicas, and the CLI working directly on the store (`veil secrets`, `veil run`,
+ * `veil env` without an API URL), so a rotation or deletion made by either reaches every proxy at
+ * once instead of when its cache entry expires. Undefined for SQLite (one machine: the in-process
+ * feed). The caller closes it; close() sends the NOTIFYs still pending first.
+ */
+export async function openChangeFeed(
+  config: Pick<VeilConfig, 'databaseUrl'>,
+  logger: Logger,
+  options: { applicationName?: string } = {},
+): Promise<PgChangeFeed | undefined> {
+  if (!config.databaseUrl) return undefined;
+  const target = postgresTarget(config.databaseUrl);
+  const { PgChangeFeed } = await import('../events/pg-feed.js');
+  const name = options.applicationName ?? 'veil';
+  return PgChangeFeed.connect(target.url, {
+    channel: target.channel,
+    // pg_stat_activity shows who holds LISTEN connections (and on which schema).
+    applicationName: target.schema !== undefined ? `${name}:${target.schema}` : name,
+    // The pg error text names the database problem, never a value (events carry ids only).
+    onError: (error) => logger.warn({ err: { message: error.message } }, 'change feed (PostgreSQL LISTEN/NOTIFY) error'),
+  });
 }

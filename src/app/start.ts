@@ -10,8 +10,7 @@ import type { VeilConfig } from '../config/index.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { urlForAddress } from './listen-url.js';
 import { startEmbeddedProxy, type EmbeddedProxy } from './proxy-hook.js';
-import { openRepository, postgresTarget } from './repository.js';
-import type { ChangeFeed } from '../events/types.js';
+import { openChangeFeed, openRepository } from './repository.js';
 
 export interface StartOptions {
   /** Defaults to a pino logger on stdout at config.logLevel. */
@@ -53,20 +52,8 @@ export async function startVeil(config: VeilConfig, options: StartOptions = {}):
     closers.push(() => repository.close());
     // Several replicas on one PostgreSQL database share change events through LISTEN/NOTIFY, so a
     // write through any replica reaches the proxies (and event streams) attached to every other one.
-    let feed: ChangeFeed | undefined;
-    if (config.databaseUrl) {
-      const target = postgresTarget(config.databaseUrl);
-      const { PgChangeFeed } = await import('../events/pg-feed.js');
-      const pgFeed = await PgChangeFeed.connect(target.url, {
-        channel: target.channel,
-        // pg_stat_activity shows which replicas (and schema) hold LISTEN connections.
-        applicationName: target.schema !== undefined ? `veil:${target.schema}` : 'veil',
-        // The pg error text names the database problem, never a value (events carry ids only).
-        onError: (error) => logger.warn({ err: { message: error.message } }, 'change feed (PostgreSQL LISTEN/NOTIFY) error'),
-      });
-      closers.push(() => pgFeed.close());
-      feed = pgFeed;
-    }
+    const feed = await openChangeFeed(config, logger);
+    if (feed) closers.push(() => feed.close());
     let sandboxAccess: SandboxAccess | undefined;
     const plane = await openControlPlane({
       dataDir: config.dataDir,

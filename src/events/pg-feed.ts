@@ -45,6 +45,9 @@ export class PgChangeFeed implements ChangeFeed {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private reconnectAttempt = 0;
   private closed = false;
+  private closing: Promise<void> | null = null;
+  /** NOTIFYs handed to the pool and not yet answered: close() waits for them. */
+  private readonly sending = new Set<Promise<void>>();
 
   private constructor(
     private readonly url: string,
@@ -57,6 +60,8 @@ export class PgChangeFeed implements ChangeFeed {
       max: 2,
       application_name: this.applicationName(''),
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      // A NOTIFY on a dead connection fails instead of hanging (close() waits for pending ones).
+      query_timeout: CONNECT_TIMEOUT_MS,
     });
     // Idle pooled clients that die emit 'error' on the pool; the pool replaces them.
     this.publisher.on('error', (error) => this.reportError(error));
@@ -78,12 +83,15 @@ export class PgChangeFeed implements ChangeFeed {
     this.deliver(event);
     // Rebuilt from the known fields only, so nothing extra a caller attached can leave the process.
     const wireEvent = toChangeEvent(event);
-    if (!wireEvent) return;
+    if (!wireEvent || this.closed) return;
     const message: WireMessage = { origin: this.origin, event: wireEvent };
     // Fire and forget: a failed NOTIFY only delays other replicas until their cache entries expire.
-    this.publisher.query('SELECT pg_notify($1, $2)', [this.channel, JSON.stringify(message)]).catch((error: Error) => {
-      if (!this.closed) this.reportError(error);
-    });
+    const sent = this.publisher.query('SELECT pg_notify($1, $2)', [this.channel, JSON.stringify(message)]).then(
+      () => undefined,
+      (error: Error) => this.reportError(error),
+    );
+    this.sending.add(sent);
+    void sent.finally(() => this.sending.delete(sent));
   }
 
   subscribe(listener: (event: ChangeEvent) => void): () => void {
@@ -91,12 +99,21 @@ export class PgChangeFeed implements ChangeFeed {
     return () => this.listeners.delete(listener);
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops listening and ends the connections, after the NOTIFYs already published went out (a
+   * short-lived CLI process publishes its write and closes at once: the event must not be lost).
+   */
+  close(): Promise<void> {
+    return (this.closing ??= this.shutdown());
+  }
+
+  private async shutdown(): Promise<void> {
     this.closed = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
     const client = this.listenClient;
     this.listenClient = null;
+    await Promise.allSettled([...this.sending]); // each settles within the connect and query timeouts
     await Promise.allSettled([client?.end(), this.publisher.end()]);
   }
 

@@ -7,10 +7,11 @@ import { destination } from 'pino';
 import { openControlPlane, type ControlPlane } from '../api/control-plane.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { openRepository, SQLITE_FILE } from '../app/repository.js';
+import { openChangeFeed, openRepository, SQLITE_FILE } from '../app/repository.js';
 import type { CreateSecretParams, Secret, UpdateSecretParams } from '../client/types.js';
 import { UsageError, type VeilConfig } from '../config/index.js';
 import { NotFoundError } from '../errors.js';
+import type { PgChangeFeed } from '../events/pg-feed.js';
 import { isUuid } from '../ids.js';
 import { createLogger, type Logger } from '../log/logger.js';
 
@@ -38,16 +39,21 @@ export function requireLocalData(config: Pick<VeilConfig, 'dataDir' | 'databaseU
 
 export async function openLocalVeil(config: VeilConfig, logger: Logger): Promise<LocalVeil> {
   const repository = await openRepository(config);
+  // On PostgreSQL, writes from here are NOTIFYed to the `veil serve` replicas like their own.
+  let feed: PgChangeFeed | undefined;
   let plane: ControlPlane;
   try {
+    feed = await openChangeFeed(config, logger, { applicationName: 'veil-cli' });
     plane = await openControlPlane({
       dataDir: config.dataDir,
       logger,
       masterKeyEnv: config.masterKey,
       adminApiKeyEnv: config.adminApiKey,
       repository,
+      ...(feed ? { feed } : {}),
     });
   } catch (error) {
+    await feed?.close();
     await repository.close();
     throw error;
   }
@@ -59,6 +65,7 @@ export async function openLocalVeil(config: VeilConfig, logger: Logger): Promise
     close: () =>
       (closing ??= (async () => {
         await plane.close().catch(() => {});
+        await feed?.close();
         await repository.close();
       })()),
   };

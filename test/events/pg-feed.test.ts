@@ -148,6 +148,21 @@ describe('PgChangeFeed', () => {
     expect(kept).toEqual([{ kind: 'reset' }]);
   });
 
+  it('sends every NOTIFY published before close() (a CLI publishes its write and exits at once)', async () => {
+    freshChannel();
+    const payloads = await rawListener();
+    const feed = await openFeed();
+    const ids = Array.from({ length: 6 }, () => randomUUID());
+    // More than the publisher pool's connections: some wait in its queue when close() starts.
+    for (const secretId of ids) feed.publish({ kind: 'secret', orgId: 'org-1', secretId });
+    await feed.close();
+    await waitFor(() => payloads.length === ids.length, 'every notification');
+    // Two pooled connections: the order between them is not fixed.
+    const received = payloads.map((payload) => parseWireMessage(payload)?.event);
+    expect(received).toHaveLength(ids.length);
+    expect(received).toEqual(expect.arrayContaining(ids.map((secretId) => ({ kind: 'secret', orgId: 'org-1', secretId }))));
+  });
+
   it('rejects when the database is unreachable and on an unsafe channel name', async () => {
     await expect(PgChangeFeed.connect('postgres://postgres@127.0.0.1:1/test')).rejects.toThrow();
     await expect(PgChangeFeed.connect(TEST_DATABASE_URL, { channel: 'bad"channel' })).rejects.toThrow(/channel/);
