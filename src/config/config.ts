@@ -1,6 +1,8 @@
 /**
  * Flags + environment -> one typed VeilConfig. Flags win over env; an empty env var counts as
- * unset. Every public flag/env name lives here (they are a contract: README lists them).
+ * unset. The settings of the server side live here (they are a contract: README lists them); the
+ * client commands' `--api-url`/VEIL_API_URL is read by apiUrlSetting in mode.ts alone, VEIL_API_KEY
+ * where a client is made, and `veil proxy`'s control plane by proxy-config.ts.
  */
 import type { CaLocation } from '../ca/types.js';
 import { decodeMasterKey, MasterKeyError } from '../crypto/master-key.js';
@@ -10,7 +12,6 @@ import {
   parseBoolean,
   parseDatabaseUrl,
   parseDisallowed,
-  parseHttpUrl,
   parseListen,
   parseLogLevel,
   parseMilliseconds,
@@ -58,10 +59,6 @@ export interface VeilConfig {
   databaseUrl: string | undefined;
   /** The proxy as sandboxes reach it (`POST /sandbox` replies); default: the embedded proxy's address. */
   proxyPublicUrl: string | undefined;
-  /** A remote control plane (CLI client commands, stand-alone proxy). */
-  apiUrl: string | undefined;
-  /** API key for apiUrl. Never logged. */
-  apiKey: string | undefined;
   logLevel: LogLevel;
 }
 
@@ -85,7 +82,6 @@ export const CONFIG_FLAGS = {
   'non-tls-connect': { type: 'string' },
   'allow-unrestricted-secrets': { type: 'boolean' },
   sandbox: { type: 'string' },
-  'api-url': { type: 'string' },
 } as const;
 
 export interface ConfigFlags {
@@ -97,7 +93,6 @@ export interface ConfigFlags {
   'non-tls-connect'?: string | undefined;
   'allow-unrestricted-secrets'?: boolean | undefined;
   sandbox?: string | undefined;
-  'api-url'?: string | undefined;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -178,8 +173,6 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = {}): VeilConfig {
     sandboxId: optional(pick(flags.sandbox, 'sandbox', env, 'VEIL_SANDBOX_ID'), parseNonEmpty),
     databaseUrl: optional(pick(undefined, '', env, 'VEIL_DATABASE_URL'), parseDatabaseUrl),
     proxyPublicUrl: optional(pick(undefined, '', env, 'VEIL_PROXY_PUBLIC_URL'), parseProxyUrl),
-    apiUrl: optional(pick(flags['api-url'], 'api-url', env, 'VEIL_API_URL'), parseHttpUrl),
-    apiKey: envValue(env, 'VEIL_API_KEY'),
     logLevel: optional(pick(undefined, '', env, 'VEIL_LOG_LEVEL'), parseLogLevel) ?? DEFAULTS.logLevel,
   };
 }

@@ -56,8 +56,7 @@ export function loadProxyConfig(flags: ProxyFlags = {}, env: Env = {}): ProxyCon
       'allow-unrestricted-secrets': flags['allow-unrestricted-secrets'],
       sandbox: flags.sandbox,
     },
-    // VEIL_API_URL is read below with the stricter control-plane rules.
-    { ...env, VEIL_API_URL: undefined },
+    env,
   );
   const urlSetting = flags['control-plane'] !== undefined ? '--control-plane' : 'VEIL_API_URL';
   const urlText = flags['control-plane'] ?? envValue(env, 'VEIL_API_URL');

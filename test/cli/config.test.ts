@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseListen, parseResolve, UsageError } from '../../src/config/index.js';
+import { apiUrlSetting, loadConfig, parseListen, parseResolve, UsageError } from '../../src/config/index.js';
 
 const MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
 const ADMIN_KEY = 'admin-key-chosen-by-the-operator-0123456789';
@@ -31,7 +31,6 @@ describe('loadConfig', () => {
       logLevel: 'info',
     });
     expect(config.masterKey).toBeUndefined();
-    expect(config.apiUrl).toBeUndefined();
     expect(config.databaseUrl).toBeUndefined();
   });
 
@@ -60,8 +59,6 @@ describe('loadConfig', () => {
         VEIL_ALLOW_UNRESTRICTED_SECRETS: '1',
         VEIL_SANDBOX_ID: 'sb-1',
         VEIL_DATABASE_URL: 'postgres://u:p@db:5432/veil',
-        VEIL_API_URL: 'http://127.0.0.1:8080/',
-        VEIL_API_KEY: 'key',
         VEIL_LOG_LEVEL: 'debug',
       },
     );
@@ -86,8 +83,6 @@ describe('loadConfig', () => {
       allowUnrestrictedSecrets: true,
       sandboxId: 'sb-1',
       databaseUrl: 'postgres://u:p@db:5432/veil',
-      apiUrl: 'http://127.0.0.1:8080',
-      apiKey: 'key',
       logLevel: 'debug',
     });
   });
@@ -106,7 +101,14 @@ describe('loadConfig', () => {
   });
 
   it('treats empty env vars as unset', () => {
-    expect(loadConfig({}, { VEIL_API_LISTEN: '', VEIL_API_URL: '' })).toMatchObject({ apiListen: { port: 8080 }, apiUrl: undefined });
+    expect(loadConfig({}, { VEIL_API_LISTEN: '', VEIL_DATA_DIR: '' })).toMatchObject({ apiListen: { port: 8080 }, dataDir: './.veil' });
+  });
+
+  it('leaves the client settings to the client commands (apiUrlSetting in mode.ts)', () => {
+    // VEIL_API_URL and VEIL_API_KEY are often exported next to the server's settings: not its concern.
+    const config = loadConfig({}, { VEIL_API_URL: 'not a url', VEIL_API_KEY: 'key' });
+    expect(config).not.toHaveProperty('apiUrl');
+    expect(config).not.toHaveProperty('apiKey');
   });
 
   it('--allow-unrestricted-secrets and its env var', () => {
@@ -146,7 +148,7 @@ describe('loadConfig', () => {
     expect(usageMessage(() => loadConfig({}, { VEIL_API_LISTEN: 'x' }))).toBe('VEIL_API_LISTEN: expected host:port, got "x"');
     expect(usageMessage(() => loadConfig({ disallowed: 'drop' }, {}))).toContain('--disallowed: expected one of pass|block');
     expect(usageMessage(() => loadConfig({}, { VEIL_LOG_LEVEL: 'loud' }))).toContain('VEIL_LOG_LEVEL');
-    expect(usageMessage(() => loadConfig({}, { VEIL_API_URL: 'ftp://x' }))).toContain('VEIL_API_URL');
+    expect(usageMessage(() => apiUrlSetting({}, { VEIL_API_URL: 'ftp://x' }))).toContain('VEIL_API_URL');
     expect(usageMessage(() => loadConfig({}, { VEIL_CA_CERT_FILE: '/c.pem' }))).toContain('set together');
   });
 
