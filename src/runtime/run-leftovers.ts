@@ -6,18 +6,23 @@
  *
  *   veil-run-<machine>-<pid>-<start>-<random>
  *
- * `machine` is a digest of the kernel's boot id, the pid namespace and the hostname (containers
- * sharing a kernel or a hostname are told apart), `pid` and `start` (start time in clock ticks
- * since boot, from /proc) identify the process, `random` keeps runs of one process apart. Before it
- * creates its own sandbox, every `veil run` lists the sandboxes it can see and deletes those named
- * for a process of *its own* machine and pid namespace that no longer exists (no such pid, or the
- * pid now belongs to a process started at another time). A sandbox of a live run is never touched;
- * one of another machine or namespace is left to a run there.
+ * `machine` (machineId) is a 16-hex digest of the running kernel instance and the host: the
+ * kernel's boot id (/proc/sys/kernel/random/boot_id, new on every boot, so clones of one VM image
+ * that keep its hostname are told apart once booted), the pid namespace, and the hostname
+ * (containers on one kernel share its boot id, some even its pid namespace, but not a hostname;
+ * nor do VMs resumed from one memory snapshot once renamed). `pid` and `start` (start time in
+ * clock ticks since boot, from /proc) identify the process, `random` keeps runs of one process
+ * apart. Before it creates its own sandbox, every `veil run` lists the sandboxes it can see and
+ * deletes those named for a process of *its own* machine that no longer exists (no such pid, or
+ * the pid now belongs to a process started at another time). A sandbox of a live run is never
+ * touched; one of another machine (another boot, namespace or hostname) is left to a run there.
+ * With a shared control plane (remote mode) this keeps a run on one host from deleting the
+ * sandbox of a live run on another.
  *
  * Linux only (it needs /proc): elsewhere, and when /proc does not match this process, sandboxes
  * keep the old default name (their id) and nothing is swept. A `--sandbox-name` sandbox is never
- * swept: nothing records its owner. Not covered either: clones of one VM snapshot that keep the
- * same hostname look like one machine (a run there could delete a live run's sandbox on the other).
+ * swept: nothing records its owner. Not covered: VMs *resumed* (not booted) from one memory
+ * snapshot that keep its hostname share boot id, namespace ids and hostname: one machine to this.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, readlinkSync } from 'node:fs';
@@ -27,7 +32,7 @@ export const RUN_SANDBOX_PREFIX = 'veil-run-';
 const NAME = /^veil-run-([0-9a-f]{16})-([1-9][0-9]{0,9})-([0-9]{1,20})-[0-9a-f]{8}$/;
 
 export interface RunOwner {
-  /** Digest of boot id + pid namespace + hostname. */
+  /** machineId(): digest of boot id + pid namespace + hostname. */
   machine: string;
   pid: number;
   /** Start time of the process, clock ticks since boot (field 22 of /proc/<pid>/stat). */
@@ -44,6 +49,11 @@ function parseStat(text: string): { pid: number; start: string } | null {
   return Number.isInteger(pid) && start && /^[0-9]+$/.test(start) ? { pid, start } : null;
 }
 
+/** The machine part of a run sandbox's name: which kernel instance, pid namespace and host. */
+export function machineId(parts: { bootId: string; pidNamespace: string; hostname: string }): string {
+  return createHash('sha256').update(`${parts.bootId}\n${parts.pidNamespace}\n${parts.hostname}`).digest('hex').slice(0, 16);
+}
+
 let cachedOwner: RunOwner | null | undefined;
 
 /** This process as an owner, or null when it cannot be identified soundly (not Linux, odd /proc). */
@@ -57,9 +67,7 @@ export function currentRunOwner(): RunOwner | null {
     const self = parseStat(readFileSync('/proc/self/stat', 'utf8'));
     // /proc must be this pid namespace's, or the pids it shows are not the ones getpid() gives.
     if (!bootId || !/^pid:\[\d+\]$/.test(pidNamespace) || !self || self.pid !== process.pid) return null;
-    // The hostname too: VMs restored from one snapshot share a boot id (and namespace ids).
-    const machine = createHash('sha256').update(`${bootId}\n${pidNamespace}\n${hostname()}`).digest('hex').slice(0, 16);
-    cachedOwner = { machine, pid: self.pid, start: self.start };
+    cachedOwner = { machine: machineId({ bootId, pidNamespace, hostname: hostname() }), pid: self.pid, start: self.start };
   } catch {
     cachedOwner = null;
   }

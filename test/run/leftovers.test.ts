@@ -3,11 +3,44 @@
  * test with a real `veil run` killed by SIGKILL is in run.test.ts (local) and remote.test.ts.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { currentRunOwner, deleteLeftoverRunSandboxes, ownerGone, ownerOfSandboxName, runSandboxName } from '../../src/runtime/run-leftovers.js';
+import {
+  currentRunOwner,
+  deleteLeftoverRunSandboxes,
+  machineId,
+  ownerGone,
+  ownerOfSandboxName,
+  runSandboxName,
+  type SandboxLister,
+} from '../../src/runtime/run-leftovers.js';
 
 const linux = process.platform === 'linux';
+
+/** A pid that just exited here, with the start time it had (as a sandbox name would record it). */
+async function deadProcess(): Promise<{ pid: number; start: string }> {
+  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+  const pid = child.pid!;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]!;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+  return { pid, start };
+}
+
+function recordingLister(sandboxes: Array<{ id: string; name: string }>): SandboxLister & { deleted: string[] } {
+  const deleted: string[] = [];
+  return {
+    deleted,
+    list: async () => sandboxes,
+    delete: async (id) => {
+      deleted.push(id);
+    },
+  };
+}
 
 describe.skipIf(!linux)('veil run sandbox owners', () => {
   it('names a sandbox after this process, and reads the owner back', () => {
@@ -86,5 +119,37 @@ describe.skipIf(!linux)('veil run sandbox owners', () => {
     );
     expect(failing).toEqual([]);
     expect(stderr).toContain('could not list sandboxes');
+  });
+
+  it('the machine is this boot of this host: same hostname with another boot id is not ours, and is never swept', async () => {
+    const self = currentRunOwner()!;
+    const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const pidNamespace = readlinkSync('/proc/self/ns/pid');
+    expect(self.machine).toBe(machineId({ bootId, pidNamespace, hostname: hostname() }));
+
+    // A clone of this VM image that kept the hostname, booted on its own: same hostname, new boot id.
+    const clone = machineId({ bootId: randomUUID(), pidNamespace, hostname: hostname() });
+    // A container on this kernel: same boot id (and here the same pid namespace), another hostname.
+    const container = machineId({ bootId, pidNamespace, hostname: `${hostname()}-other` });
+    expect(new Set([self.machine, clone, container]).size).toBe(3);
+
+    // A pid that is dead *here*: a run of this machine with it is gone, the same pid and start
+    // time on the clone or in the container say nothing about their (maybe live) run.
+    const dead = await deadProcess();
+    expect(ownerGone({ machine: self.machine, ...dead }, self)).toBe(true);
+    expect(ownerGone({ machine: clone, ...dead }, self)).toBe(false);
+    expect(ownerGone({ machine: container, ...dead }, self)).toBe(false);
+
+    const ours = runSandboxName({ machine: self.machine, ...dead })!;
+    const clones = runSandboxName({ machine: clone, ...dead })!;
+    const containers = runSandboxName({ machine: container, ...dead })!;
+    expect(ownerOfSandboxName(clones)).toEqual({ machine: clone, ...dead });
+    const lister = recordingLister([
+      { id: 'ours', name: ours },
+      { id: 'clone', name: clones },
+      { id: 'container', name: containers },
+    ]);
+    expect(await deleteLeftoverRunSandboxes(lister, process.stderr, self)).toEqual(['ours']);
+    expect(lister.deleted).toEqual(['ours']);
   });
 });
