@@ -7,6 +7,7 @@ import { handleUpgrade } from './upgrade.js';
 import { MappingCache } from './mapping-cache.js';
 import { resolveBodyLimits, resolveTimeouts, type ProxyOptions } from './options.js';
 import { createUpstreamAgent, pinnedLookup, upstreamTrust } from './upstream-agent.js';
+import { holdHeapHeadroom } from './heap-headroom.js';
 
 export interface ProxyServer {
   /** The listening server on the proxy port. */
@@ -97,6 +98,8 @@ export function createProxyServer(options: ProxyOptions): ProxyServer {
     });
   });
 
+  // Body Buffers would otherwise start a full GC every ~100 ms under upload load (heap-headroom.ts).
+  const releaseHeadroom = holdHeapHeadroom();
   let closing: Promise<void> | null = null;
   return {
     server,
@@ -113,7 +116,7 @@ export function createProxyServer(options: ProxyOptions): ProxyServer {
       });
     },
     close() {
-      closing ??= drainAndClose(engine, server, intercept);
+      closing ??= drainAndClose(engine, server, intercept).finally(releaseHeadroom);
       return closing;
     },
   };

@@ -25,6 +25,8 @@ export interface ServeProcessOptions {
   args?: string[];
   /** Extra env (VEIL_* from the parent are never inherited). */
   env?: Record<string, string | undefined>;
+  /** Flags for node itself (before the CLI path), e.g. `--trace-gc`. */
+  nodeArgs?: string[];
   /** How long to wait for the ready line. Default 60 s. */
   readyTimeoutMs?: number;
 }
@@ -50,7 +52,7 @@ export async function startServeProcess(options: ServeProcessOptions = {}): Prom
   const dataDir = options.dataDir ?? temp!.path;
   const args = ['serve', '--data-dir', dataDir, '--api-listen', '127.0.0.1:0'];
   args.push(...(options.proxy ? ['--proxy-listen', '127.0.0.1:0'] : ['--no-proxy']), ...(options.args ?? []));
-  const veil = spawnVeil(args, { VEIL_CA_DIR: join(dataDir, 'certs'), ...options.env });
+  const veil = spawnVeil(args, { VEIL_CA_DIR: join(dataDir, 'certs'), ...options.env }, options.nodeArgs);
 
   let ready: ReadyLine;
   try {

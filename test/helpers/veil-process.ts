@@ -25,10 +25,10 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-/** Runs `veil <args>` with a clean env (no inherited VEIL_*) plus `env`. */
-export function spawnVeil(args: string[], env: Record<string, string | undefined> = {}): VeilProcess {
+/** Runs `veil <args>` with a clean env (no inherited VEIL_*) plus `env`, node started with `nodeArgs`. */
+export function spawnVeil(args: string[], env: Record<string, string | undefined> = {}, nodeArgs: readonly string[] = []): VeilProcess {
   assertBuilt();
-  const child = spawn(process.execPath, [CLI_PATH, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, CLI_PATH, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   const stdoutLines: string[] = [];
   const parsed: LogLine[] = [];
