@@ -46,6 +46,11 @@ export interface ProxyOptions {
   timeouts?: ProxyTimeouts;
   cache?: MappingCacheOptions;
   body?: BodyLimits;
+  /**
+   * Keep V8's full-GC limit 64 MB above the live heap while the proxy runs (heap-headroom.ts).
+   * Process-wide; default true. An application embedding the proxy can keep its own GC settings.
+   */
+  heapHeadroom?: boolean;
 }
 
 /**

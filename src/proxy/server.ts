@@ -99,7 +99,7 @@ export function createProxyServer(options: ProxyOptions): ProxyServer {
   });
 
   // Body Buffers would otherwise start a full GC every ~100 ms under upload load (heap-headroom.ts).
-  const releaseHeadroom = holdHeapHeadroom();
+  const releaseHeadroom = options.heapHeadroom === false ? () => {} : holdHeapHeadroom();
   let closing: Promise<void> | null = null;
   return {
     server,

@@ -6,7 +6,7 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { curl } from '../helpers/proxy-clients.js';
-import { startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
+import { adminApi, startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { createTestCa, startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
@@ -21,13 +21,9 @@ describe('veil serve: request body limits from the environment', () => {
   let sandbox: { id: string; proxyToken: string; env: Record<string, string> };
 
   async function api(method: string, path: string, body: unknown, on = veil): Promise<any> {
-    const response = await fetch(`${on.apiUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${on.adminApiKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    expect(response.status).toBe(201);
-    return response.json();
+    const reply = await adminApi(on, method, path, body);
+    expect(reply.status).toBe(201);
+    return reply.json;
   }
 
   function post(size: number, on = veil, box = sandbox) {

@@ -12,7 +12,7 @@ import { postgresTarget } from '../../src/app/repository.js';
 import { eventually, replicaEnv } from '../distributed/support.js';
 import { runCli } from '../helpers/cli.js';
 import { curl } from '../helpers/proxy-clients.js';
-import { startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
+import { adminApi, startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { createTestCa, deadPort, startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { dropSchema, randomSchemaName, TEST_DATABASE_URL } from '../store/pg-test-db.js';
@@ -61,15 +61,7 @@ describe('CLI writes directly on PostgreSQL reach a running proxy through NOTIFY
     return received.headers.authorization;
   }
 
-  async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-    const response = await fetch(`${veil.apiUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${veil.adminApiKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    return { status: response.status, json: text ? JSON.parse(text) : undefined };
-  }
+  const api = (method: string, path: string, body?: unknown) => adminApi(veil, method, path, body);
 
   beforeAll(async () => {
     const testCa = createTestCa();

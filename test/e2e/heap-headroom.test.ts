@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProxyAgent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
+import { adminApi, startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
 import { createTestCa, type TestCa } from '../helpers/upstream.js';
 
 const HOST = 'api.heap.test';
@@ -47,13 +47,9 @@ async function startVeil(ca: TestCa, nodeArgs: string[]): Promise<{ veil: ServeP
     env: { VEIL_UPSTREAM_CA_FILE: ca.certFile, VEIL_RESOLVE: `${HOST}=127.0.0.1` },
   });
   const api = async (path: string, body: unknown) => {
-    const response = await fetch(`${veil.apiUrl}${path}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${veil.adminApiKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    expect(response.status).toBe(201);
-    return (await response.json()) as Record<string, any>;
+    const reply = await adminApi(veil, 'POST', path, body);
+    expect(reply.status).toBe(201);
+    return reply.json as Record<string, any>;
   };
   await api('/secret', { name: 'heap', value: VALUE, hosts: [HOST], locations: ['header', 'body'] });
   const sandbox = await api('/sandbox', { name: 'heap-box', secrets: [{ API_KEY: 'heap' }] });

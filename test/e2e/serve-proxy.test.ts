@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { curl } from '../helpers/proxy-clients.js';
-import { startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
+import { adminApi, startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
 import { createTestCa, startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 const VALUE = 'sk-e2e-REAL-VALUE-9f8e7d6c5b4a';
@@ -20,15 +20,7 @@ describe('veil serve: control plane + embedded proxy', () => {
   let secretId: string;
   let sandbox: { id: string; proxyToken: string; env: Record<string, string>; proxyUrl: string; caCertPem: string; proxyEnv: Record<string, string> };
 
-  async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-    const response = await fetch(`${veil.apiUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${veil.adminApiKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    return { status: response.status, json: text ? JSON.parse(text) : undefined };
-  }
+  const api = (method: string, path: string, body?: unknown) => adminApi(veil, method, path, body);
 
   function through(host: string, path: string, credentials = `${sandbox.id}:${sandbox.proxyToken}`) {
     const placeholder = sandbox.env.OPENAI_API_KEY!;

@@ -82,3 +82,20 @@ export async function startServeProcess(options: ServeProcessOptions = {}): Prom
     },
   };
 }
+
+export interface ApiReply {
+  status: number;
+  /** The parsed JSON body (undefined when empty). */
+  json: any;
+}
+
+/** A call to a serve process's HTTP API with its bootstrap admin key (JSON in, JSON out). */
+export async function adminApi(veil: Pick<ServeProcess, 'apiUrl' | 'adminApiKey'>, method: string, path: string, body?: unknown): Promise<ApiReply> {
+  const response = await fetch(`${veil.apiUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${veil.adminApiKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, json: text ? JSON.parse(text) : undefined };
+}

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
+import { adminApi, startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
 
 const MiB = 1024 * 1024;
 const TOTAL_CHUNKS = 512;
@@ -88,13 +88,9 @@ describe('512 MiB through `veil serve` in constant memory', () => {
     upstreamPort = (upstream.address() as AddressInfo).port;
     veil = await startServeProcess({ proxy: true, env: { VEIL_RESOLVE: `${HOST}=127.0.0.1` } });
     const api = async (method: string, path: string, body: unknown) => {
-      const response = await fetch(`${veil.apiUrl}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${veil.adminApiKey}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      expect(response.status).toBe(201);
-      return (await response.json()) as Record<string, any>;
+      const reply = await adminApi(veil, method, path, body);
+      expect(reply.status).toBe(201);
+      return reply.json as Record<string, any>;
     };
     await api('POST', '/secret', { name: 'upload-token', value: VALUE, hosts: [HOST], locations: ['body'] });
     const sandbox = await api('POST', '/sandbox', { name: 'uploader', secrets: [{ UPLOAD_TOKEN: 'upload-token' }] });

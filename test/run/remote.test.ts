@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
+import { adminApi, startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { baseEnv, CLIENTS, fakeSecretValue, makeUpstreamPki, runCli, runProgram, startUpstream, startWaitingRun, type CliResult, type Upstream } from './support.js';
 
@@ -138,14 +138,7 @@ describe('veil run, remote mode', () => {
 
 describe('veil run killed with SIGKILL, remote mode', () => {
   it.skipIf(process.platform !== 'linux')('the next run on this machine deletes the sandbox left behind, and only sandboxes of dead runs of this machine', async () => {
-    const call = async (method: string, path: string, body?: unknown) => {
-      const response = await fetch(`${serve.apiUrl}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${serve.adminApiKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      return { status: response.status, json: (await response.text().then((text) => (text ? JSON.parse(text) : null))) as any };
-    };
+    const call = (method: string, path: string, body?: unknown) => adminApi(serve, method, path, body);
     // Left alone: a run of another machine (or pid namespace), and a sandbox named by hand.
     const foreign = 'veil-run-0123456789abcdef-1-1-00000000';
     for (const name of [foreign, 'veil-run-by-hand']) expect((await call('POST', '/sandbox', { name, secrets: [] })).status).toBe(201);
