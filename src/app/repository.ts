@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { VeilConfig } from '../config/index.js';
 import { ensurePrivateDir } from '../crypto/master-key.js';
-import type { PgChangeFeed } from '../events/pg-feed.js';
+import type { ChangeFeed } from '../events/types.js';
 import type { Logger } from '../log/logger.js';
 import type { Repository } from '../store/types.js';
 
@@ -52,19 +52,30 @@ export async function openRepository(config: Pick<VeilConfig, 'dataDir' | 'datab
   return openSqliteRepository(join(config.dataDir, SQLITE_FILE));
 }
 
+/** A change feed that other processes share; the caller closes it. */
+export type SharedChangeFeed = ChangeFeed & { close(): Promise<void> };
+
 /**
- * The change feed shared by every process that writes to one PostgreSQL database (and schema):
- * `veil serve` replicas, and the CLI working directly on the store (`veil secrets`, `veil run`,
- * `veil env` without an API URL), so a rotation or deletion made by either reaches every proxy at
- * once instead of when its cache entry expires. Undefined for SQLite (one machine: the in-process
- * feed). The caller closes it; close() sends the NOTIFYs still pending first.
+ * The change feed shared by every process that writes to one store: `veil serve` replicas, and
+ * the CLI working directly on the store (`veil secrets`, `veil run`, `veil env` without an API
+ * URL), so a rotation or deletion made by either reaches every proxy at once instead of when its
+ * cache entry expires. PostgreSQL: LISTEN/NOTIFY on the database (and schema). SQLite: a small
+ * table in `<dataDir>/veil.db` that each process polls (PRAGMA data_version, every 100 ms). Open
+ * it after openRepository (which creates the table). The caller closes it; on PostgreSQL close()
+ * sends the NOTIFYs still pending first, on SQLite every publish is written before it returns.
  */
 export async function openChangeFeed(
-  config: Pick<VeilConfig, 'databaseUrl'>,
+  config: Pick<VeilConfig, 'databaseUrl' | 'dataDir'>,
   logger: Logger,
   options: { applicationName?: string } = {},
-): Promise<PgChangeFeed | undefined> {
-  if (!config.databaseUrl) return undefined;
+): Promise<SharedChangeFeed> {
+  if (!config.databaseUrl) {
+    const { SqliteChangeFeed } = await import('../events/sqlite-feed.js');
+    return new SqliteChangeFeed(join(config.dataDir, SQLITE_FILE), {
+      // The SQLite error text names the file or lock problem, never a value (events carry ids only).
+      onError: (error) => logger.warn({ err: { message: error.message } }, 'change feed (SQLite) error'),
+    });
+  }
   const target = postgresTarget(config.databaseUrl);
   const { PgChangeFeed } = await import('../events/pg-feed.js');
   const name = options.applicationName ?? 'veil';

@@ -7,11 +7,10 @@ import { destination } from 'pino';
 import { openControlPlane, type ControlPlane } from '../api/control-plane.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { openChangeFeed, openRepository, SQLITE_FILE } from '../app/repository.js';
+import { openChangeFeed, openRepository, SQLITE_FILE, type SharedChangeFeed } from '../app/repository.js';
 import type { CreateSecretParams, Secret, UpdateSecretParams } from '../client/types.js';
 import { UsageError, type VeilConfig } from '../config/index.js';
 import { NotFoundError } from '../errors.js';
-import type { PgChangeFeed } from '../events/pg-feed.js';
 import { isUuid } from '../ids.js';
 import { createLogger, type Logger } from '../log/logger.js';
 
@@ -39,8 +38,8 @@ export function requireLocalData(config: Pick<VeilConfig, 'dataDir' | 'databaseU
 
 export async function openLocalVeil(config: VeilConfig, logger: Logger): Promise<LocalVeil> {
   const repository = await openRepository(config);
-  // On PostgreSQL, writes from here are NOTIFYed to the `veil serve` replicas like their own.
-  let feed: PgChangeFeed | undefined;
+  // Writes from here reach the `veil serve` processes on the same store like their own.
+  let feed: SharedChangeFeed | undefined;
   let plane: ControlPlane;
   try {
     feed = await openChangeFeed(config, logger, { applicationName: 'veil-cli' });

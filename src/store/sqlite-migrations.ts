@@ -63,4 +63,18 @@ export const SQLITE_MIGRATIONS: SqliteMigration[] = [
       CREATE INDEX sandbox_mounts_secret ON sandbox_mounts(secret_id);
     `,
   },
+  {
+    version: 2,
+    description: 'change events shared by processes on one file',
+    // Ids and kinds only (events/sqlite-feed.ts), never a value; pruned as it goes. AUTOINCREMENT:
+    // ids never go back down after the table was emptied, so readers' "id > last seen" holds.
+    sql: `
+      CREATE TABLE change_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        origin TEXT NOT NULL,
+        event TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
