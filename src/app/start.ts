@@ -50,10 +50,11 @@ export async function startVeil(config: VeilConfig, options: StartOptions = {}):
   try {
     const repository = await openRepository(config);
     closers.push(() => repository.close());
-    // Several replicas on one PostgreSQL database share change events through LISTEN/NOTIFY, so a
-    // write through any replica reaches the proxies (and event streams) attached to every other one.
+    // Every process on one store shares change events (PostgreSQL: LISTEN/NOTIFY; SQLite: a table
+    // polled through data_version), so a write through any replica or the CLI reaches the proxies
+    // (and event streams) attached to every other one.
     const feed = await openChangeFeed(config, logger);
-    if (feed) closers.push(() => feed.close());
+    closers.push(() => feed.close());
     let sandboxAccess: SandboxAccess | undefined;
     const plane = await openControlPlane({
       dataDir: config.dataDir,
