@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { toChangeEvent } from './shape.js';
 import type { ChangeEvent, ChangeFeed } from './types.js';
+import { Subscribers } from './subscribers.js';
 
 export const DEFAULT_CHANGE_CHANNEL = 'veil_changes';
 
@@ -37,7 +38,7 @@ const CONNECT_TIMEOUT_MS = 10_000;
  * {kind:'reset'} locally and subscribers drop their caches.
  */
 export class PgChangeFeed implements ChangeFeed {
-  private readonly listeners = new Set<(event: ChangeEvent) => void>();
+  private readonly subscribers = new Subscribers((error) => this.reportError(error));
   private readonly origin = randomUUID();
   private readonly channel: string;
   private readonly publisher: pg.Pool;
@@ -80,7 +81,7 @@ export class PgChangeFeed implements ChangeFeed {
   }
 
   publish(event: ChangeEvent): void {
-    this.deliver(event);
+    this.subscribers.deliver(event);
     // Rebuilt from the known fields only, so nothing extra a caller attached can leave the process.
     const wireEvent = toChangeEvent(event);
     if (!wireEvent || this.closed) return;
@@ -95,8 +96,7 @@ export class PgChangeFeed implements ChangeFeed {
   }
 
   subscribe(listener: (event: ChangeEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.subscribers.add(listener);
   }
 
   /**
@@ -176,7 +176,7 @@ export class PgChangeFeed implements ChangeFeed {
           if (this.closed) return;
           this.reconnectAttempt = 0;
           // Anything published while we were away is lost: tell subscribers to start over.
-          this.deliver({ kind: 'reset' });
+          this.subscribers.deliver({ kind: 'reset' });
         },
         (error: Error) => {
           this.reportError(error);
@@ -194,19 +194,9 @@ export class PgChangeFeed implements ChangeFeed {
       return;
     }
     if (message.origin === this.origin) return; // already delivered locally by publish()
-    this.deliver(message.event);
+    this.subscribers.deliver(message.event);
   }
 
-  private deliver(event: ChangeEvent): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch (error) {
-        // One failing subscriber must not starve the others (or break the pg client's event loop).
-        this.reportError(error instanceof Error ? error : new Error(String(error)));
-      }
-    }
-  }
 
   private reportError(error: Error): void {
     this.options.onError?.(error);

@@ -20,3 +20,14 @@ export function toChangeEvent(value: unknown): ChangeEvent | null {
       return null;
   }
 }
+
+/** A change event from its JSON text (SSE data, a stored row): the same check, null for bad JSON too. */
+export function parseChangeEvent(text: string): ChangeEvent | null {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  return toChangeEvent(data);
+}

@@ -1,7 +1,8 @@
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
-import { toChangeEvent } from './shape.js';
+import { parseChangeEvent, toChangeEvent } from './shape.js';
 import type { ChangeEvent, ChangeFeed } from './types.js';
+import { Subscribers } from './subscribers.js';
 
 /** The table (created by SQLite migration 2) through which processes on one file share events. */
 export const CHANGE_EVENTS_TABLE = 'change_events';
@@ -34,7 +35,7 @@ type Row = { id: number; origin: string; event: string };
  * {kind:'reset'} instead.
  */
 export class SqliteChangeFeed implements ChangeFeed {
-  private readonly listeners = new Set<(event: ChangeEvent) => void>();
+  private readonly subscribers = new Subscribers((error) => this.reportError(error));
   private readonly origin = randomUUID();
   private readonly db: Database.Database;
   private readonly insert: Database.Statement;
@@ -73,7 +74,7 @@ export class SqliteChangeFeed implements ChangeFeed {
   }
 
   publish(event: ChangeEvent): void {
-    this.deliver(event);
+    this.subscribers.deliver(event);
     const stored = toChangeEvent(event);
     if (!stored || this.closed) return;
     try {
@@ -87,8 +88,7 @@ export class SqliteChangeFeed implements ChangeFeed {
   }
 
   subscribe(listener: (event: ChangeEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.subscribers.add(listener);
   }
 
   /** Stops polling and closes the connection. Published rows are already committed. */
@@ -120,12 +120,12 @@ export class SqliteChangeFeed implements ChangeFeed {
         for (const row of rows) {
           this.lastId = row.id;
           if (row.origin === this.origin) continue; // already delivered locally by publish()
-          pending.push(parseStoredEvent(row.event) ?? { kind: 'reset' });
+          pending.push(parseChangeEvent(row.event) ?? { kind: 'reset' });
         }
         if (rows.length < 1000) break;
       }
-      if (gap) this.deliver({ kind: 'reset' });
-      else for (const event of pending) this.deliver(event);
+      if (gap) this.subscribers.deliver({ kind: 'reset' });
+      else for (const event of pending) this.subscribers.deliver(event);
     } catch (error) {
       this.reportError(error);
     }
@@ -135,27 +135,8 @@ export class SqliteChangeFeed implements ChangeFeed {
     return this.db.pragma('data_version', { simple: true }) as number;
   }
 
-  private deliver(event: ChangeEvent): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch (error) {
-        // One failing subscriber must not starve the others.
-        this.reportError(error);
-      }
-    }
-  }
 
   private reportError(error: unknown): void {
     this.options.onError?.(error instanceof Error ? error : new Error(String(error)));
-  }
-}
-
-/** A stored row's event, exactly a known shape, else null. */
-function parseStoredEvent(text: string): ChangeEvent | null {
-  try {
-    return toChangeEvent(JSON.parse(text));
-  } catch {
-    return null;
   }
 }

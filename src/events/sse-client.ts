@@ -9,8 +9,9 @@
  * disconnected nothing is dropped, so the proxy's cache keeps serving (and stale-serving) as usual.
  */
 import { request, type Dispatcher } from 'undici';
-import { toChangeEvent } from './shape.js';
+import { parseChangeEvent } from './shape.js';
 import type { ChangeEvent, ChangeFeed } from './types.js';
+import { Subscribers } from './subscribers.js';
 
 export const EVENTS_PATH = '/events';
 
@@ -41,7 +42,7 @@ const DEFAULT_HEARTBEAT_MS = 15_000;
 const MAX_LINE = 64 * 1024;
 
 export class SseChangeFeed implements ChangeFeed {
-  private readonly listeners = new Set<(event: ChangeEvent) => void>();
+  private readonly subscribers = new Subscribers((error) => this.options.onError?.(error));
   private readonly connectedWaiters = new Set<() => void>();
   private controller: AbortController | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
@@ -79,12 +80,11 @@ export class SseChangeFeed implements ChangeFeed {
 
   /** Delivers locally (a proxy has nothing to tell the control plane). */
   publish(event: ChangeEvent): void {
-    this.deliver(event);
+    this.subscribers.deliver(event);
   }
 
   subscribe(listener: (event: ChangeEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.subscribers.add(listener);
   }
 
   async close(): Promise<void> {
@@ -171,13 +171,13 @@ export class SseChangeFeed implements ChangeFeed {
           this.connected = true;
           this.attempt = 0;
           // Whatever happened before this stream was open is unknown: start over.
-          this.deliver({ kind: 'reset' });
+          this.subscribers.deliver({ kind: 'reset' });
           this.options.onConnect?.(hello, reconnect);
           for (const waiter of [...this.connectedWaiters]) waiter();
         } else if (name === 'change') {
-          const event = parseChange(text);
+          const event = parseChangeEvent(text);
           // An event we cannot read means we may have missed something: start over.
-          this.deliver(event ?? { kind: 'reset' });
+          this.subscribers.deliver(event ?? { kind: 'reset' });
         }
       };
       for await (const chunk of response.body) {
@@ -208,15 +208,6 @@ export class SseChangeFeed implements ChangeFeed {
     }
   }
 
-  private deliver(event: ChangeEvent): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.options.onError?.(error instanceof Error ? error : new Error(String(error)));
-      }
-    }
-  }
 }
 
 function parseHello(text: string): SseHello | null {
@@ -231,17 +222,6 @@ function parseHello(text: string): SseHello | null {
   } catch {
     return null;
   }
-}
-
-/** Exactly a known event shape, else null. */
-export function parseChange(text: string): ChangeEvent | null {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  return toChangeEvent(data);
 }
 
 function describe(error: unknown): string {

@@ -1,7 +1,8 @@
 /**
  * Local mode: no control plane over HTTP, the data dir opened in-process (the same store, master key
  * and bootstrap as `veil serve`). Used by `veil run`, `veil env` and the client commands when
- * VEIL_API_URL is unset. Everything acts in the `default` org, like the bootstrap admin key.
+ * adminMode (src/config/mode.ts) says local: no API URL, or --data-dir. Everything acts in the
+ * `default` org, like the bootstrap admin key.
  */
 import { destination } from 'pino';
 import { openControlPlane, type ControlPlane } from '../api/control-plane.js';

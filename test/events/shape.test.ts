@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toChangeEvent } from '../../src/events/shape.js';
-import { parseChange } from '../../src/events/sse-client.js';
+import { parseChangeEvent, toChangeEvent } from '../../src/events/shape.js';
 
 describe('toChangeEvent (the one change-event shape check)', () => {
   it('keeps exactly the known fields of each kind', () => {
@@ -16,8 +15,8 @@ describe('toChangeEvent (the one change-event shape check)', () => {
   });
 
   it('is what the SSE client applies to a change line', () => {
-    expect(parseChange('{"kind":"secret","orgId":"o","secretId":"s","extra":1}')).toEqual({ kind: 'secret', orgId: 'o', secretId: 's' });
-    expect(parseChange('not json')).toBeNull();
-    expect(parseChange('{"kind":"secret"}')).toBeNull();
+    expect(parseChangeEvent('{"kind":"secret","orgId":"o","secretId":"s","extra":1}')).toEqual({ kind: 'secret', orgId: 'o', secretId: 's' });
+    expect(parseChangeEvent('not json')).toBeNull();
+    expect(parseChangeEvent('{"kind":"secret"}')).toBeNull();
   });
 });
