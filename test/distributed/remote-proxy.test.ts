@@ -14,7 +14,8 @@ import { curl } from '../helpers/proxy-clients.js';
 import type { ServeProcess } from '../helpers/serve-process.js';
 import { createTestCa, startUpstream, type TestCa, type TestUpstream } from '../helpers/upstream.js';
 import { dropSchema, randomSchemaName } from '../store/pg-test-db.js';
-import { ADMIN_KEY, call, eventually, replicaEnv, startProxyProcess, startReplica, type ProxyProcess } from './support.js';
+import { eventually } from '../helpers/eventually.js';
+import { ADMIN_KEY, call, replicaEnv, startProxyProcess, startReplica, type ProxyProcess } from './support.js';
 
 const VALUE = 'sk-dist-REAL-VALUE-5c4b3a29';
 const ROTATED = 'sk-dist-ROTATED-VALUE-77aa01';

@@ -84,12 +84,3 @@ export async function startProxyProcess(options: ProxyProcessOptions): Promise<P
 }
 
 /** Polls `probe` until it returns true; bounded in count and time (a hang is a failure). */
-export async function eventually(probe: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (let attempt = 0; attempt < 1_000; attempt++) {
-    if (await probe()) return;
-    if (Date.now() > deadline) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out waiting for: ${what}`);
-}

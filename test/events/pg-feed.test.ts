@@ -5,15 +5,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PgChangeFeed, parseWireMessage, type PgChangeFeedOptions } from '../../src/events/pg-feed.js';
 import type { ChangeEvent } from '../../src/events/types.js';
 import { TEST_DATABASE_URL, adminQuery } from '../store/pg-test-db.js';
+import { eventually } from '../helpers/eventually.js';
 
-/** Polls until `check` is true; bounded in attempts so a broken feed fails instead of hanging. */
-async function waitFor(check: () => boolean, what: string, attempts = 200, intervalMs = 25): Promise<void> {
-  for (let i = 0; i < attempts; i++) {
-    if (check()) return;
-    await sleep(intervalMs);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+/** Waits for what a feed delivers: polled every 25 ms, bounded so a broken feed fails instead of hanging. */
+const waitFor = (check: () => boolean, what: string, timeoutMs = 5_000) => eventually(check, what, timeoutMs, 25);
 
 function recorder(feed: PgChangeFeed): ChangeEvent[] {
   const seen: ChangeEvent[] = [];

@@ -7,16 +7,10 @@ import { SqliteChangeFeed, type SqliteChangeFeedOptions } from '../../src/events
 import type { ChangeEvent } from '../../src/events/types.js';
 import { openSqliteRepository } from '../../src/store/sqlite.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { eventually } from '../helpers/eventually.js';
 
-/** Polls until `check` is true; bounded so a broken feed fails instead of hanging. */
-async function waitFor(check: () => boolean, what: string, timeoutMs = 2_000): Promise<number> {
-  const started = Date.now();
-  while (Date.now() - started < timeoutMs) {
-    if (check()) return Date.now() - started;
-    await sleep(10);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+/** Waits for what a feed delivers: polled every 10 ms, bounded so a broken feed fails instead of hanging. */
+const waitFor = (check: () => boolean, what: string, timeoutMs = 2_000) => eventually(check, what, timeoutMs, 10);
 
 function recorder(feed: SqliteChangeFeed): ChangeEvent[] {
   const seen: ChangeEvent[] = [];
