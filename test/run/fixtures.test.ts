@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLIENTS, makeBareRepo, makeUpstreamPki, runProgram, startGitServer, startUpstream, type Upstream, type UpstreamPki } from './support.js';
+import { skipWithout } from '../helpers/tools.js';
 
 let dir: string;
 let pki: UpstreamPki;
@@ -68,7 +69,7 @@ describe('fixture clients, direct', () => {
   });
 });
 
-describe.skipIf(spawnSync('java', ['-version']).status !== 0)('fixture Java client, direct', () => {
+describe.skipIf(skipWithout('java', ['-version']))('fixture Java client, direct', () => {
   it('sends the bearer header with a PKCS#12 truststore from JAVA_TOOL_OPTIONS', async () => {
     const store = join(dir, 'trust.p12');
     const keytool = spawnSync('keytool', ['-importcert', '-noprompt', '-alias', 'up', '-file', pki.caFile, '-keystore', store, '-storetype', 'PKCS12', '-storepass', 'changeit'], { encoding: 'utf8' });

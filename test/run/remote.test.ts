@@ -3,7 +3,6 @@
  * VEIL_API_KEY, VEIL_PROXY_URL, VEIL_CA_CERT_FILE), with real clients and HTTPS servers on
  * 127.0.0.1 standing for the real APIs.
  */
-import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminApi, startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { baseEnv, CLIENTS, fakeSecretValue, makeUpstreamPki, runCli, runProgram, startUpstream, startWaitingRun, type CliResult, type Upstream } from './support.js';
+import { skipWithout } from '../helpers/tools.js';
 
 const API_HOST = 'api.openai.test';
 const PLAIN_HOST = 'plain.example.test';
@@ -108,7 +108,7 @@ describe('veil run, remote mode', () => {
     expect(await sandboxNames()).not.toContain('remote-run-1');
   });
 
-  it.skipIf(spawnSync('java', ['-version']).status !== 0)("Java's HttpClient works with the shared proxy too (no proxy credentials needed in Java)", async () => {
+  it.skipIf(skipWithout('java', ['-version']))("Java's HttpClient works with the shared proxy too (no proxy credentials needed in Java)", async () => {
     const result = await veil(['run', '--secret', 'OPENAI_API_KEY=OPENAI', '--', 'java', join(CLIENTS, 'Client.java'), `https://${API_HOST}:${api.port}/v1/remote-java`, 'OPENAI_API_KEY']);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain(`client-saw OPENAI_API_KEY=${placeholder}\n`);

@@ -4,13 +4,13 @@
  * the real APIs (names pinned with VEIL_RESOLVE, their CA given with VEIL_UPSTREAM_CA_FILE). The
  * server must receive the real value; the client must only ever see the placeholder.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqliteRepository } from '../../src/store/sqlite.js';
 import { runOnTerminal } from '../helpers/pty.js';
+import { skipWithout } from '../helpers/tools.js';
 import {
   baseEnv,
   CLI,
@@ -152,7 +152,7 @@ describe('veil run: every client gets the value substituted on the allowed host'
     expectSubstituted(result, path);
   });
 
-  it.skipIf(spawnSync('java', ['-version']).status !== 0)("Java's HttpClient (java Client.java)", async () => {
+  it.skipIf(skipWithout('java', ['-version']))("Java's HttpClient (java Client.java)", async () => {
     const result = await runClient(['java', join(CLIENTS, 'Client.java')], '/v1/java');
     // The JVM announces JAVA_TOOL_OPTIONS on stderr; nothing else may appear there.
     expect(result.stderr.replace(/^Picked up JAVA_TOOL_OPTIONS: .*\n/m, '')).toBe('');

@@ -3,10 +3,9 @@
  * SQLite file): both come up, exactly one admin key is generated, and writes through one are
  * read through the other. Needs the build (`npm test` builds first).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI_PATH } from '../helpers/cli.js';
 import { startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
@@ -27,7 +26,7 @@ async function call(url: string, key: string, method: string, path: string, body
   return { status: response.status, json: text ? JSON.parse(text) : null };
 }
 
-describe.skipIf(!existsSync(CLI_PATH))('replicas on one data dir', () => {
+describe('replicas on one data dir', () => {
   it('start concurrently, share one bootstrap and see each other\'s writes', async () => {
     const [a, b] = await Promise.all([startServeProcess({ dataDir: temp.path }), startServeProcess({ dataDir: temp.path })]);
     started.push(a!, b!);
