@@ -34,7 +34,7 @@ import { callerOf, requireScope } from './auth.js';
 import { installErrorHandlers } from './errors.js';
 import { registerEventRoutes } from './events.js';
 import { requestSerializer } from './log-safety.js';
-import { sandboxProxyEnv } from '../runtime/sandbox-template.js';
+import { sandboxProxyEnv } from '../sandbox-env/template.js';
 import { ORG_ID_HEADER, PROXY_TOKEN_HASH_HEADER } from '../resolver/types.js';
 
 export const BODY_LIMIT = 256 * 1024;

@@ -17,11 +17,9 @@
  *   sidecar proxy (no credentials) but not with a shared proxy that requires them.
  */
 import { jvmOption } from '../ca/trust.js';
-import { parseProxyAddress } from '../config/parse.js';
 import { reservedEnvNameProblem } from '../service/validation.js';
+import { LOOPBACK_NO_PROXY, proxyUrlFor, type ProxyEndpoint } from '../sandbox-env/proxy-endpoint.js';
 
-/** Loopback stays direct: a child talking to a local service must not loop through the proxy. */
-export const LOOPBACK_NO_PROXY = ['localhost', '127.0.0.1', '::1'] as const;
 const JAVA_NON_PROXY_HOSTS = 'localhost|127.*|[::1]';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -30,28 +28,6 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export function invalidMountEnvName(name: string): string | null {
   if (!ENV_NAME.test(name)) return `${JSON.stringify(name)} is not a valid environment variable name`;
   return reservedEnvNameProblem(name);
-}
-
-export interface ProxyEndpoint {
-  host: string;
-  port: number;
-  /** Present for a shared proxy: Basic credentials `sandboxId:proxyToken`. Absent in sidecar mode. */
-  credentials?: { username: string; password: string } | undefined;
-}
-
-/** `http://[user:pass@]host:port` with the credential parts percent-encoded. */
-export function proxyUrlFor(endpoint: ProxyEndpoint): string {
-  const host = endpoint.host.includes(':') && !endpoint.host.startsWith('[') ? `[${endpoint.host}]` : endpoint.host;
-  const auth = endpoint.credentials
-    ? `${encodeURIComponent(endpoint.credentials.username)}:${encodeURIComponent(endpoint.credentials.password)}@`
-    : '';
-  return `http://${auth}${host}:${endpoint.port}`;
-}
-
-/** Parses `http://[user:pass@]host:port[/]` into an endpoint. Throws TypeError on anything else. */
-export function parseProxyUrl(text: string): ProxyEndpoint {
-  const { host, port, credentials } = parseProxyAddress(text);
-  return credentials ? { host, port, credentials } : { host, port };
 }
 
 export interface VeilEnvInput {

@@ -6,7 +6,7 @@
  */
 import { SecretService, type CreateSecretParams, type Secret, type UpdateSecretParams } from '../client/index.js';
 import { loadConfig, type AdminMode, type Env } from '../config/index.js';
-import { clientOptionsFrom } from '../cli/remote.js';
+import { clientOptionsFrom } from './client-options.js';
 
 export interface SecretsBackend {
   /** The API URL or the data directory, for messages. */

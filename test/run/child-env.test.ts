@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildChildEnv, invalidMountEnvName, nodeImportOption, parseProxyUrl, proxyUrlFor, veilEnv, type VeilEnvInput } from '../../src/runtime/child-env.js';
+import { buildChildEnv, invalidMountEnvName, nodeImportOption, veilEnv, type VeilEnvInput } from '../../src/runtime/child-env.js';
+import { parseProxyUrl, proxyUrlFor } from '../../src/sandbox-env/proxy-endpoint.js';
 import { dotenvQuote, formatEnv, shellQuote } from '../../src/runtime/env-format.js';
 import { spawnSync } from 'node:child_process';
 

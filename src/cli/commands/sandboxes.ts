@@ -3,7 +3,8 @@ import { UsageError } from '../../config/index.js';
 import { expectPositionals, parseCommandArgs, splitSubcommand, parseMounts, showSubcommandHelp } from '../args.js';
 import type { CliContext, Command } from '../context.js';
 import { printFields, printJson, printTable } from '../output.js';
-import { clientOptionsFrom, REMOTE_FLAGS } from '../remote.js';
+import { REMOTE_FLAGS } from '../remote.js';
+import { clientOptionsFrom } from '../../runtime/client-options.js';
 
 const HELP = `Usage: veil sandboxes <subcommand> [options]
 

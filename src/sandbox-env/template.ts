@@ -6,7 +6,7 @@
  * Java needs a truststore file, so it is left to `veil env` / `veil run`.
  */
 import { BUNDLE_ENV_NAMES } from '../ca/trust.js';
-import { LOOPBACK_NO_PROXY, parseProxyUrl, proxyUrlFor } from './child-env.js';
+import { LOOPBACK_NO_PROXY, parseProxyUrl, proxyUrlFor } from './proxy-endpoint.js';
 
 export const SANDBOX_CA_PATH = '/etc/veil/ca.pem';
 export const SANDBOX_CA_BUNDLE_PATH = '/etc/veil/ca-bundle.pem';
