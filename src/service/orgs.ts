@@ -6,6 +6,7 @@ import { isUuid } from '../ids.js';
 import type { ApiKeyRecord, OrgRecord, Repository, Scope } from '../store/types.js';
 import { asObject, quote, ORG_NAME_MAX, ORG_NAME_PATTERN, requireString, validateOptionalName, validateScopes } from './validation.js';
 import { BadRequestError } from '../errors.js';
+import { SANDBOX_KEY_SCOPES } from './sandboxes.js';
 import { apiKeyView, orgView, type ApiKeyView, type OrgView } from './views.js';
 
 export const DEFAULT_ORG_NAME = 'default';
@@ -100,6 +101,11 @@ export class ApiKeysService {
     if (input.sandboxId !== undefined && input.sandboxId !== null && input.sandboxId !== '') {
       sandboxId = requireString('sandboxId', input.sandboxId).toLowerCase();
       if (!isUuid(sandboxId)) throw new BadRequestError('sandboxId must be a sandbox id (UUID)');
+      // Anything else (secrets, orgs, keys) is not about one sandbox: such a key could never use it.
+      const unfit = scopes.filter((scope) => !SANDBOX_KEY_SCOPES.includes(scope));
+      if (unfit.length > 0) {
+        throw new BadRequestError(`sandboxId: a sandbox-scoped key may only have the scopes ${SANDBOX_KEY_SCOPES.join(', ')} (not ${unfit.join(', ')})`);
+      }
     }
     const org = await this.orgs.find(orgRef);
     if (!org || (restrictToOrgId !== undefined && org.id !== restrictToOrgId)) {
