@@ -75,11 +75,11 @@ describe('a sandboxes:write key bound to sandbox A', () => {
   });
 
   it('POST /sandbox is refused (403): a new sandbox is not its sandbox', async () => {
-    const before = (await admin.sandboxes.listSandboxes()).data.length;
+    const before = (await raw(harness, 'GET', '/sandbox')).json.length;
     const denied = await raw(harness, 'POST', '/sandbox', { key: boundKey, body: { name: 'box-c' } });
     expect(denied.status).toBe(403);
     expect(denied.json.message).toContain(boxA.id);
-    expect((await admin.sandboxes.listSandboxes()).data.length).toBe(before);
+    expect((await raw(harness, 'GET', '/sandbox')).json.length).toBe(before);
   });
 
   it('DELETE /sandbox/{idOrName}: B is 404 and still exists; A can be deleted', async () => {
