@@ -30,8 +30,7 @@ export function requireScope(apiKeys: ApiKeysService, scope: Scope): onRequestHo
   return async (request: FastifyRequest, _reply: FastifyReply) => {
     const token = bearerToken(request);
     if (!token) throw new UnauthorizedError('missing API key: send Authorization: Bearer <key>');
-    const key = await apiKeys.authenticate(token);
-    if (!key) throw new UnauthorizedError('invalid API key');
+    const key = await apiKeys.verify(token);
     if (!key.scopes.includes(scope)) throw new ForbiddenError(`this API key lacks the scope "${scope}"`);
     // A sandbox-scoped key acts only on its sandbox: routes of other scopes (secrets, orgs, keys)
     // are not about a sandbox at all. Which sandbox it reaches is decided in SandboxesService.

@@ -17,7 +17,7 @@
  *   GET    /events                      proxy:resolve      server-sent change events, ids only (see events.ts)
  *   POST   /orgs, GET /orgs             admin              (creating orgs: admin keys of the "default" org only)
  *   POST   /api-keys                    admin              201 {id,orgId,name,scopes,sandboxId,createdAt,key}
- *   GET    /api-keys, DELETE /api-keys/:id  admin          the caller's org
+ *   GET    /api-keys?org, DELETE /api-keys/:id  admin      instance admin: every org (or ?org); others: their own org
  *
  * Errors are {statusCode,error,message}; another org's ids are 404, never 403. A sandbox-scoped
  * key (sandboxId set) reaches only sandbox routes (auth.ts), and on them only its own sandbox
@@ -184,9 +184,15 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     const restrict = (await services.orgs.isInstanceAdmin(caller)) ? undefined : caller.orgId;
     return reply.code(201).send(await services.apiKeys.create(request.body, restrict));
   });
-  route('GET', '/api-keys', 'admin', async (request) => services.apiKeys.list(callerOf(request).orgId));
+  route('GET', '/api-keys', 'admin', async (request) => {
+    const caller = callerOf(request);
+    const restrictToOrgId = (await services.orgs.isInstanceAdmin(caller)) ? undefined : caller.orgId;
+    return services.apiKeys.list({ org: (request.query as Record<string, unknown>).org, restrictToOrgId });
+  });
   route('DELETE', '/api-keys/:id', 'admin', async (request, reply) => {
-    await services.apiKeys.delete(callerOf(request).orgId, (request.params as Params).id!);
+    const caller = callerOf(request);
+    const restrictToOrgId = (await services.orgs.isInstanceAdmin(caller)) ? undefined : caller.orgId;
+    await services.apiKeys.revoke((request.params as Params).id!, restrictToOrgId);
     return reply.code(204).send();
   });
 
