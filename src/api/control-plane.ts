@@ -11,7 +11,7 @@ import { LocalChangeFeed } from '../events/local-feed.js';
 import type { ChangeFeed } from '../events/types.js';
 import type { Logger } from '../log/logger.js';
 import { LocalResolver } from '../resolver/local.js';
-import { bootstrap, createServices, type BootstrapResult, type Services } from '../service/index.js';
+import { bootstrap, createServices, findRefusedHostPatterns, type BootstrapResult, type Services } from '../service/index.js';
 import type { Repository } from '../store/types.js';
 import { buildApi, type SandboxAccess } from './server.js';
 
@@ -65,11 +65,22 @@ export async function verifyMasterKey(repository: Repository, masterKey: LoadedM
   }
 }
 
+/** One warning per stored host pattern the proxy will not use (names and patterns only, never a value). */
+async function warnRefusedHostPatterns(repository: Repository, logger: Logger): Promise<void> {
+  for (const entry of await findRefusedHostPatterns(repository)) {
+    logger.warn(
+      { org: entry.orgName, secret: entry.secretName, pattern: entry.pattern },
+      `secret "${entry.secretName}" of org "${entry.orgName}": host pattern ${JSON.stringify(entry.pattern)} ${entry.reason}; it is ignored (the value is never sent for it): update the secret's hosts`,
+    );
+  }
+}
+
 export async function openControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
   await ensurePrivateDir(options.dataDir);
   const masterKey = await loadOrCreateMasterKey({ env: options.masterKeyEnv, dataDir: options.dataDir });
   const repository = options.repository;
   await verifyMasterKey(repository, masterKey);
+  await warnRefusedHostPatterns(repository, options.logger);
   const boot = await bootstrap({ repo: repository, dataDir: options.dataDir, adminApiKey: options.adminApiKeyEnv, logger: options.logger });
   const feed = options.feed ?? new LocalChangeFeed();
   const services = createServices({ repo: repository, masterKey: masterKey.key, feed });

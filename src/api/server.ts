@@ -17,9 +17,11 @@
  *   GET    /events                      proxy:resolve      server-sent change events, ids only (see events.ts)
  *   POST   /orgs, GET /orgs             admin              (creating orgs: admin keys of the "default" org only)
  *   POST   /api-keys                    admin              201 {id,orgId,name,scopes,sandboxId,createdAt,key}
- *   GET    /api-keys, DELETE /api-keys/:id  admin          the caller's org
+ *   GET    /api-keys?org, DELETE /api-keys/:id  admin      instance admin: every org (or ?org); others: their own org
  *
- * Errors are {statusCode,error,message}; another org's ids are 404, never 403.
+ * Errors are {statusCode,error,message}; another org's ids are 404, never 403. A sandbox-scoped
+ * key (sandboxId set) reaches only sandbox routes (auth.ts), and on them only its own sandbox
+ * (SandboxesService.find/list): every other sandbox answers 404, as for another org.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ForbiddenError, NotFoundError } from '../errors.js';
@@ -28,7 +30,7 @@ import { isUuid } from '../ids.js';
 import type { Logger } from '../log/logger.js';
 import { LocalResolver } from '../resolver/local.js';
 import type { SecretResolver } from '../resolver/types.js';
-import { createServices, type Services } from '../service/index.js';
+import { actorSees, createServices, type Services } from '../service/index.js';
 import type { Repository, Scope } from '../store/types.js';
 import { callerOf, requireScope } from './auth.js';
 import { installErrorHandlers } from './errors.js';
@@ -109,7 +111,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   // --- sandboxes (Daytona SandboxApi subset) ---------------------------------------------
   route('POST', '/sandbox', 'sandboxes:write', async (request, reply) => {
-    const created = await services.sandboxes.create(callerOf(request).orgId, request.body);
+    const created = await services.sandboxes.create(callerOf(request), request.body);
     const access = deps.sandboxAccess?.();
     if (!access) return reply.code(201).send(created);
     // Shown once, like the token it embeds: how this sandbox uses the proxy.
@@ -120,16 +122,16 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       proxyEnv: sandboxProxyEnv(access.proxyUrl, created.id, created.proxyToken),
     });
   });
-  route('GET', '/sandbox', 'sandboxes:write', async (request) => services.sandboxes.list(callerOf(request).orgId));
+  route('GET', '/sandbox', 'sandboxes:write', async (request) => services.sandboxes.list(callerOf(request)));
   route('GET', '/sandbox/:idOrName', 'sandboxes:write', async (request) =>
-    services.sandboxes.get(callerOf(request).orgId, (request.params as Params).idOrName!),
+    services.sandboxes.get(callerOf(request), (request.params as Params).idOrName!),
   );
   route('DELETE', '/sandbox/:idOrName', 'sandboxes:write', async (request, reply) => {
-    await services.sandboxes.delete(callerOf(request).orgId, (request.params as Params).idOrName!);
+    await services.sandboxes.delete(callerOf(request), (request.params as Params).idOrName!);
     return reply.code(204).send();
   });
   route('PUT', '/sandbox/:idOrName/secrets', 'sandboxes:write', async (request) =>
-    services.sandboxes.replaceSecrets(callerOf(request).orgId, (request.params as Params).idOrName!, request.body),
+    services.sandboxes.replaceSecrets(callerOf(request), (request.params as Params).idOrName!, request.body),
   );
 
   // The one reply that carries values: for proxies (scope proxy:resolve). Logged at warn only.
@@ -141,9 +143,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       const caller = callerOf(request);
       const id = (request.params as Params).id!.toLowerCase();
       const notFound = new NotFoundError(isUuid(id) ? `sandbox ${id} not found` : 'sandbox not found');
-      if (!isUuid(id) || (caller.sandboxId !== null && caller.sandboxId !== id)) throw notFound;
+      if (!isUuid(id)) throw notFound;
       const resolved = await resolver.resolve(id);
-      if (!resolved || resolved.orgId !== caller.orgId) throw notFound;
+      if (!resolved || !actorSees(caller, { id, orgId: resolved.orgId })) throw notFound;
       reply.header(PROXY_TOKEN_HASH_HEADER, resolved.proxyTokenHash);
       reply.header(ORG_ID_HEADER, resolved.orgId);
       return resolved.secrets.map((secret) => ({
@@ -182,9 +184,15 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     const restrict = (await services.orgs.isInstanceAdmin(caller)) ? undefined : caller.orgId;
     return reply.code(201).send(await services.apiKeys.create(request.body, restrict));
   });
-  route('GET', '/api-keys', 'admin', async (request) => services.apiKeys.list(callerOf(request).orgId));
+  route('GET', '/api-keys', 'admin', async (request) => {
+    const caller = callerOf(request);
+    const restrictToOrgId = (await services.orgs.isInstanceAdmin(caller)) ? undefined : caller.orgId;
+    return services.apiKeys.list({ org: (request.query as Record<string, unknown>).org, restrictToOrgId });
+  });
   route('DELETE', '/api-keys/:id', 'admin', async (request, reply) => {
-    await services.apiKeys.delete(callerOf(request).orgId, (request.params as Params).id!);
+    const caller = callerOf(request);
+    const restrictToOrgId = (await services.orgs.isInstanceAdmin(caller)) ? undefined : caller.orgId;
+    await services.apiKeys.revoke((request.params as Params).id!, restrictToOrgId);
     return reply.code(204).send();
   });
 

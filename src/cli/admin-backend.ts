@@ -3,7 +3,7 @@
  * HTTP (an API URL set, no --data-dir), or the store directly (no server needed; safe next to a
  * running server thanks to SQLite WAL).
  */
-import { ApiKeyService, OrgService, type ApiKey, type CreateApiKeyParams, type Org } from '../client/index.js';
+import { ApiKeyService, OrgService, type ApiKey, type ApiKeyInfo, type CreateApiKeyParams, type Org } from '../client/index.js';
 import { adminMode, UsageError, type Env, type ModeFlags } from '../config/index.js';
 
 export interface AdminBackend {
@@ -12,6 +12,9 @@ export interface AdminBackend {
   createOrg(name: string): Promise<Org>;
   listOrgs(): Promise<Org[]>;
   createKey(params: CreateApiKeyParams): Promise<ApiKey>;
+  /** `org` name or id; without it, every org the caller administers. */
+  listKeys(org?: string): Promise<ApiKeyInfo[]>;
+  revokeKey(id: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -33,6 +36,8 @@ export async function openAdminBackend(env: Env, flags: ModeFlags): Promise<Admi
       createOrg: (name) => orgs.create(name),
       listOrgs: () => orgs.list(),
       createKey: (params) => keys.create(params),
+      listKeys: (org) => keys.list(org),
+      revokeKey: (id) => keys.revoke(id),
       close: async () => undefined,
     };
   }

@@ -25,6 +25,9 @@ export async function openLocalAdminBackend(mode: Extract<AdminMode, { kind: 'lo
       const created = await keys.create(params);
       return { ...created, scopes: created.scopes as Scope[] };
     },
+    // The data directory is the whole instance: every org, like the instance admin.
+    listKeys: async (org) => (await keys.list({ org })).map((key) => ({ ...key, scopes: key.scopes as Scope[] })),
+    revokeKey: (id) => keys.revoke(id),
     close: () => repo.close(),
   };
 }

@@ -1,5 +1,5 @@
-import { HttpClient, type ClientOptions } from './http.js';
-import type { ApiKey, CreateApiKeyParams, Org } from './types.js';
+import { encodeSegment, HttpClient, type ClientOptions } from './http.js';
+import type { ApiKey, ApiKeyInfo, CreateApiKeyParams, Org } from './types.js';
 
 /** Organizations (scope `admin`). */
 export class OrgService {
@@ -28,5 +28,15 @@ export class ApiKeyService {
 
   create(params: CreateApiKeyParams): Promise<ApiKey> {
     return this.http.request<ApiKey>('POST', '/api-keys', params);
+  }
+
+  /** Keys of `org` (name or id); without it, the caller's org (every org for the instance admin). */
+  list(org?: string): Promise<ApiKeyInfo[]> {
+    return this.http.request<ApiKeyInfo[]>('GET', '/api-keys', undefined, { org });
+  }
+
+  /** Revokes a key at once (its open event streams end at their next heartbeat). */
+  async revoke(id: string): Promise<void> {
+    await this.http.request<void>('DELETE', `/api-keys/${encodeSegment(id)}`);
   }
 }

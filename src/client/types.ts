@@ -96,6 +96,22 @@ export interface CreateApiKeyParams {
   name?: string;
   /** Restrict the key to one sandbox (proxy keys). */
   sandboxId?: string;
+  /** Lifetime: "90s", "15m", "12h", "30d". */
+  expiresIn?: string;
+  /** Or an absolute ISO-8601 expiry. */
+  expiresAt?: string;
+}
+
+/** A key as listed: never the key itself. */
+export interface ApiKeyInfo {
+  id: string;
+  orgId: string;
+  name: string | null;
+  scopes: Scope[];
+  sandboxId: string | null;
+  createdAt: string;
+  /** ISO-8601; null: never expires. */
+  expiresAt: string | null;
 }
 
 export interface ApiKey {
@@ -105,6 +121,7 @@ export interface ApiKey {
   scopes: Scope[];
   sandboxId?: string | null;
   createdAt?: string;
+  expiresAt?: string | null;
   /** The key itself: returned once, at creation. */
   key: string;
 }

@@ -5,9 +5,12 @@
  * Rules: case-insensitive, trailing dot ignored, IDN compared in punycode, ports never part of a
  * host. `api.example.com` matches only itself. `*.example.com` matches subdomains at any depth but
  * NOT `example.com` itself (list the apex explicitly: it fails safe). IP literals match exactly.
+ * A wildcard whose base is a public suffix (`*.com`, `*.co.uk`, `*.github.io`) is refused: it
+ * would send the value to sites of unrelated owners.
  */
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
+import { parse as parseDomain } from 'tldts';
 
 export const MAX_HOSTS = 100;
 const MAX_HOSTNAME_LENGTH = 253;
@@ -34,6 +37,17 @@ function normalizeHostname(raw: string): HostPatternResult {
   return { ok: true, value: ascii };
 }
 
+/**
+ * Is `name` (normalized, ASCII) itself a suffix listed in the Public Suffix List, ICANN or private
+ * section (`com`, `co.uk`, `github.io`)? Names the list does not know (`corp`, `internal`, `test`)
+ * are not: tldts would treat them as one-label suffixes by default, but they are private networks
+ * an operator controls.
+ */
+export function isPublicSuffix(name: string): boolean {
+  const parsed = parseDomain(name, { allowPrivateDomains: true, extractHostname: false, validateHostname: false, detectIp: false });
+  return parsed.publicSuffix === name && (parsed.isIcann === true || parsed.isPrivate === true);
+}
+
 /** Validates and normalizes one allowlist entry as a user wrote it. */
 export function normalizeHostPattern(input: string): HostPatternResult {
   if (typeof input !== 'string' || input.length === 0) return { ok: false, reason: 'is empty' };
@@ -57,6 +71,9 @@ export function normalizeHostPattern(input: string): HostPatternResult {
     const normalized = normalizeHostname(base);
     if (!normalized.ok) return normalized;
     if (isIP(normalized.value) !== 0) return { ok: false, reason: 'wildcards are not allowed on IP addresses' };
+    if (isPublicSuffix(normalized.value)) {
+      return { ok: false, reason: `is a wildcard on the public suffix "${normalized.value}": it would match sites of every owner under it; name your own domain ("*.example.${normalized.value}")` };
+    }
     return { ok: true, value: `*.${normalized.value}` };
   }
   if (input.includes('*')) return { ok: false, reason: 'may only have a wildcard as its first label ("*.example.com")' };

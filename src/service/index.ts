@@ -6,6 +6,8 @@ import { SecretsService } from './secrets.js';
 
 export * from './bootstrap.js';
 export * from './cursor.js';
+export * from './host-audit.js';
+export * from './key-expiry.js';
 export * from './orgs.js';
 export * from './sandboxes.js';
 export * from './secrets.js';

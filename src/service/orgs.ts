@@ -1,11 +1,13 @@
 /** Organizations and API keys. Keys are stored as sha256 hashes only. */
 import { createHash, randomUUID } from 'node:crypto';
 import { constantTimeEqual, generateApiKey, parseApiKey, sha256Hex } from '../crypto/tokens.js';
-import { ConflictError, NotFoundError } from '../errors.js';
+import { ConflictError, NotFoundError, UnauthorizedError } from '../errors.js';
 import { isUuid } from '../ids.js';
 import type { ApiKeyRecord, OrgRecord, Repository, Scope } from '../store/types.js';
 import { asObject, quote, ORG_NAME_MAX, ORG_NAME_PATTERN, requireString, validateOptionalName, validateScopes } from './validation.js';
 import { BadRequestError } from '../errors.js';
+import { isExpired, validateExpiry } from './key-expiry.js';
+import { SANDBOX_KEY_SCOPES } from './sandboxes.js';
 import { apiKeyView, orgView, type ApiKeyView, type OrgView } from './views.js';
 
 export const DEFAULT_ORG_NAME = 'default';
@@ -95,11 +97,17 @@ export class ApiKeysService {
     const input = asObject(body);
     const orgRef = requireString('org', input.org);
     const scopes = validateScopes(input.scopes);
+    const expiresAt = validateExpiry(input, new Date());
     const name = validateOptionalName('name', input.name, /^[\x20-\x7e]+$/, 256);
     let sandboxId: string | null = null;
     if (input.sandboxId !== undefined && input.sandboxId !== null && input.sandboxId !== '') {
       sandboxId = requireString('sandboxId', input.sandboxId).toLowerCase();
       if (!isUuid(sandboxId)) throw new BadRequestError('sandboxId must be a sandbox id (UUID)');
+      // Anything else (secrets, orgs, keys) is not about one sandbox: such a key could never use it.
+      const unfit = scopes.filter((scope) => !SANDBOX_KEY_SCOPES.includes(scope));
+      if (unfit.length > 0) {
+        throw new BadRequestError(`sandboxId: a sandbox-scoped key may only have the scopes ${SANDBOX_KEY_SCOPES.join(', ')} (not ${unfit.join(', ')})`);
+      }
     }
     const org = await this.orgs.find(orgRef);
     if (!org || (restrictToOrgId !== undefined && org.id !== restrictToOrgId)) {
@@ -108,13 +116,20 @@ export class ApiKeysService {
     if (sandboxId && !(await this.repo.getSandbox(org.id, sandboxId))) {
       throw new BadRequestError(`sandboxId: sandbox ${sandboxId} not found in organization "${org.name}"`);
     }
-    return this.issue(org.id, scopes, name, sandboxId);
+    return this.issue(org.id, scopes, name, sandboxId, randomUUID(), expiresAt);
   }
 
   /** Generates and stores a key; `id` lets bootstrap use a well-known record id. */
-  async issue(orgId: string, scopes: Scope[], name: string | null, sandboxId: string | null, id: string = randomUUID()): Promise<CreatedApiKey> {
+  async issue(
+    orgId: string,
+    scopes: Scope[],
+    name: string | null,
+    sandboxId: string | null,
+    id: string = randomUUID(),
+    expiresAt: Date | null = null,
+  ): Promise<CreatedApiKey> {
     const key = generateApiKey(id);
-    const record = await this.repo.createApiKey({ id, orgId, name, secretHash: sha256Hex(key), scopes, sandboxId, createdAt: new Date() });
+    const record = await this.repo.createApiKey({ id, orgId, name, secretHash: sha256Hex(key), scopes, sandboxId, createdAt: new Date(), expiresAt });
     return { ...apiKeyView(record), key };
   }
 
@@ -127,7 +142,7 @@ export class ApiKeysService {
     const existing = await this.repo.getApiKey(id);
     if (existing) return existing;
     try {
-      return await this.repo.createApiKey({ id, orgId, name, secretHash: sha256Hex(key), scopes, sandboxId: null, createdAt: new Date() });
+      return await this.repo.createApiKey({ id, orgId, name, secretHash: sha256Hex(key), scopes, sandboxId: null, createdAt: new Date(), expiresAt: null });
     } catch (error) {
       const raced = error instanceof ConflictError ? await this.repo.getApiKey(id) : null;
       if (raced) return raced;
@@ -135,22 +150,55 @@ export class ApiKeysService {
     }
   }
 
-  /** The key record for a presented key, or null. Hash comparison is constant-time. */
-  async authenticate(key: string): Promise<ApiKeyRecord | null> {
-    if (key.length < MIN_CUSTOM_KEY_LENGTH || key.length > 512) return null;
+  /**
+   * The key record for a presented key; UnauthorizedError saying why not (unknown, revoked and
+   * wrong keys alike are "invalid"; only a genuine key past its expiry hears "expired").
+   * Hash comparison is constant-time.
+   */
+  async verify(key: string, now: Date = new Date()): Promise<ApiKeyRecord> {
+    if (key.length < MIN_CUSTOM_KEY_LENGTH || key.length > 512) throw new UnauthorizedError('invalid API key');
     const id = parseApiKey(key)?.keyId ?? customKeyRecordId(key);
     const record = await this.repo.getApiKey(id);
-    if (!record) return null;
-    return constantTimeEqual(record.secretHash, sha256Hex(key)) ? record : null;
+    if (!record || !constantTimeEqual(record.secretHash, sha256Hex(key))) throw new UnauthorizedError('invalid API key');
+    if (isExpired(record, now)) throw new UnauthorizedError(`this API key expired at ${record.expiresAt!.toISOString()}; create a new one (veil keys create)`);
+    return record;
   }
 
-  async list(orgId: string): Promise<ApiKeyView[]> {
-    return (await this.repo.listApiKeys(orgId)).map(apiKeyView);
-  }
-
-  async delete(orgId: string, id: string): Promise<void> {
-    if (!isUuid(id) || !(await this.repo.deleteApiKey(orgId, id.toLowerCase()))) {
-      throw new NotFoundError(isUuid(id) ? `API key ${id} not found` : 'API key not found');
+  /** The key record for a presented key, or null when it is unknown, wrong, revoked or expired. */
+  async authenticate(key: string, now: Date = new Date()): Promise<ApiKeyRecord | null> {
+    try {
+      return await this.verify(key, now);
+    } catch (error) {
+      if (error instanceof UnauthorizedError) return null;
+      throw error;
     }
+  }
+
+  /**
+   * Keys of one org (`org`: name or id) or, without it, of every org. `restrictToOrgId`: the
+   * caller administers only that org; any other is reported as not found.
+   */
+  async list(options: { org?: unknown; restrictToOrgId?: string | undefined } = {}): Promise<ApiKeyView[]> {
+    if (options.org !== undefined && options.org !== '') {
+      const orgRef = requireString('org', options.org);
+      const org = await this.orgs.find(orgRef);
+      if (!org || (options.restrictToOrgId !== undefined && org.id !== options.restrictToOrgId)) {
+        throw new NotFoundError(`organization ${quote(orgRef)} not found`);
+      }
+      return (await this.repo.listApiKeys(org.id)).map(apiKeyView);
+    }
+    if (options.restrictToOrgId !== undefined) return (await this.repo.listApiKeys(options.restrictToOrgId)).map(apiKeyView);
+    const all: ApiKeyView[] = [];
+    for (const org of await this.repo.listOrgs()) all.push(...(await this.repo.listApiKeys(org.id)).map(apiKeyView));
+    return all;
+  }
+
+  /** Deletes (revokes) a key; `restrictToOrgId` as for list(). Its open event streams end at their next heartbeat. */
+  async revoke(id: string, restrictToOrgId?: string): Promise<void> {
+    const notFound = new NotFoundError(isUuid(id) ? `API key ${id} not found` : 'API key not found');
+    if (!isUuid(id)) throw notFound;
+    const record = await this.repo.getApiKey(id.toLowerCase());
+    if (!record || (restrictToOrgId !== undefined && record.orgId !== restrictToOrgId)) throw notFound;
+    if (!(await this.repo.deleteApiKey(record.orgId, record.id))) throw notFound;
   }
 }

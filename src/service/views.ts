@@ -37,6 +37,8 @@ export interface ApiKeyView {
   scopes: string[];
   sandboxId: string | null;
   createdAt: string;
+  /** ISO-8601; null: never expires. */
+  expiresAt: string | null;
 }
 
 export function secretView(record: SecretRecord): SecretView {
@@ -84,5 +86,6 @@ export function apiKeyView(record: ApiKeyRecord): ApiKeyView {
     scopes: [...record.scopes],
     sandboxId: record.sandboxId,
     createdAt: record.createdAt.toISOString(),
+    expiresAt: record.expiresAt?.toISOString() ?? null,
   };
 }

@@ -130,8 +130,8 @@ class PostgresRepository implements Repository {
 
   async createApiKey(key: ApiKeyRecord): Promise<ApiKeyRecord> {
     const row = await this.one<ApiKeyRow>(
-      `INSERT INTO api_keys (${API_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${API_KEY_COLUMNS}`,
-      [key.id, key.orgId, key.name, key.secretHash, key.scopes, key.sandboxId, key.createdAt],
+      `INSERT INTO api_keys (${API_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${API_KEY_COLUMNS}`,
+      [key.id, key.orgId, key.name, key.secretHash, key.scopes, key.sandboxId, key.createdAt, key.expiresAt],
     );
     return apiKeyFromRow(row!);
   }

@@ -77,4 +77,10 @@ export const SQLITE_MIGRATIONS: SqliteMigration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    description: 'api key expiry',
+    // NULL: never expires (every key created before this migration).
+    sql: `ALTER TABLE api_keys ADD COLUMN expires_at INTEGER;`,
+  },
 ];

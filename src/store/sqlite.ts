@@ -58,6 +58,7 @@ function toApiKey(row: Row): ApiKeyRecord {
     scopes: JSON.parse(row.scopes as string) as Scope[],
     sandboxId: (row.sandbox_id as string | null) ?? null,
     createdAt: new Date(row.created_at as number),
+    expiresAt: row.expires_at === null || row.expires_at === undefined ? null : new Date(row.expires_at as number),
   };
 }
 
@@ -142,8 +143,8 @@ export class SqliteRepository implements Repository {
     mapConflict(
       () =>
         this.db
-          .prepare('INSERT INTO api_keys (id, org_id, name, secret_hash, scopes, sandbox_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-          .run(key.id, key.orgId, key.name, key.secretHash, JSON.stringify(key.scopes), key.sandboxId, key.createdAt.getTime()),
+          .prepare('INSERT INTO api_keys (id, org_id, name, secret_hash, scopes, sandbox_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+          .run(key.id, key.orgId, key.name, key.secretHash, JSON.stringify(key.scopes), key.sandboxId, key.createdAt.getTime(), key.expiresAt?.getTime() ?? null),
       () => `an API key with id ${key.id} already exists`,
     );
     return { ...key, scopes: [...key.scopes] };

@@ -27,6 +27,8 @@ export interface ApiKeyRecord {
   /** When set, the key may only act on (resolve) this one sandbox. */
   sandboxId: string | null;
   createdAt: Date;
+  /** After this instant the key is refused (401, "expired"); null: never expires. */
+  expiresAt: Date | null;
 }
 
 export interface SecretRecord {

@@ -4,6 +4,7 @@
  * stream at the next heartbeat (the key is re-checked there), while other streams stay open.
  * The interval is shortened through `eventsHeartbeatMs`; every wait is bounded.
  */
+import { randomUUID } from 'node:crypto';
 import { request, type IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HEARTBEAT_MS } from '../../src/api/events.js';
@@ -203,5 +204,39 @@ describe('GET /events after its key is deleted', () => {
     // And the deleted key cannot open a new stream.
     const again = await server.open(revoked.key);
     expect(again.status).toBe(401);
+  });
+});
+
+describe('GET /events when its key expires or the instance admin revokes it in another org', () => {
+  const INTERVAL = 300;
+  const server = serverWithHeartbeat(INTERVAL);
+
+  it('ends the stream of a key that expires while it is open, within one heartbeat of the expiry', async () => {
+    const harness = server.harness();
+    const lifetimeMs = 6 * INTERVAL;
+    const expiresAt = new Date(Date.now() + lifetimeMs);
+    const expiresAtPerf = performance.now() + lifetimeMs;
+    const key = await harness.cp.services.apiKeys.issue(harness.cp.bootstrap.defaultOrg.id, ['proxy:resolve'], 'short-lived', null, randomUUID(), expiresAt);
+    expect(key.expiresAt).toBe(expiresAt.toISOString());
+    const stream = await server.open(key.key);
+    expect(stream.status).toBe(200);
+    await waitUntil('a heartbeat before the expiry', () => stream.heartbeats.length >= 1, 20 * INTERVAL);
+    expect(stream.ended).toBe(false);
+
+    await waitUntil('the stream of the expired key to end', () => stream.ended, lifetimeMs + 20 * INTERVAL);
+    // Counted in heartbeats, not time: at most two after the expiry (as for a deleted key).
+    expect(stream.heartbeats.filter((at) => at >= expiresAtPerf).length).toBeLessThanOrEqual(2);
+    const again = await raw(harness, 'GET', '/events', { key: key.key });
+    expect(again.status).toBe(401);
+    expect(again.json.message).toMatch(/expired/);
+  });
+
+  it('ends the stream of another org\'s key that the instance admin revokes', async () => {
+    const harness = server.harness();
+    const foreign = await resolveKey(harness, 'events-other-org');
+    const stream = await server.open(foreign.key);
+    expect(stream.status).toBe(200);
+    expect((await raw(harness, 'DELETE', `/api-keys/${foreign.id}`)).status).toBe(204);
+    await waitUntil('the stream of the revoked key to end', () => stream.ended, 20 * INTERVAL);
   });
 });

@@ -62,14 +62,14 @@ describe('bootstrap', () => {
     const bootstrapKey = first.bootstrap.generatedAdminApiKey!;
     const orgId = first.bootstrap.defaultOrg.id;
     const replacement = await first.services.apiKeys.issue(orgId, ['admin'], 'second admin', null);
-    await first.services.apiKeys.delete(orgId, (await first.services.apiKeys.authenticate(bootstrapKey))!.id);
+    await first.services.apiKeys.revoke((await first.services.apiKeys.authenticate(bootstrapKey))!.id, orgId);
     await first.close();
 
     const second = await open(dataDir);
     expect(second.bootstrap.adminKeySource).toBe('existing');
     expect(await second.services.apiKeys.authenticate(bootstrapKey)).toBeNull(); // stays revoked
     expect(await second.services.apiKeys.authenticate(replacement.key)).not.toBeNull();
-    await second.services.apiKeys.delete(orgId, replacement.id);
+    await second.services.apiKeys.revoke(replacement.id, orgId);
     await second.close();
 
     const third = await open(dataDir);

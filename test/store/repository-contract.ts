@@ -79,6 +79,7 @@ export function describeRepositoryContract(
           scopes: ['secrets:read', 'secrets:write', 'sandboxes:write', 'admin'] as const,
           sandboxId: null,
           createdAt: msDate(),
+          expiresAt: null,
         };
         const proxyKey = {
           id: randomUUID(),
@@ -88,6 +89,8 @@ export function describeRepositoryContract(
           scopes: ['proxy:resolve'] as const,
           sandboxId: randomUUID(),
           createdAt: msDate(5),
+          // Expiry round-trips with millisecond precision, like every other date.
+          expiresAt: msDate(86_400_000 + 7),
         };
         const foreign = { ...proxyKey, id: randomUUID(), orgId: other.id, secretHash: 'c'.repeat(64) };
         expect(await repo.createApiKey({ ...admin, scopes: [...admin.scopes] })).toEqual({ ...admin, scopes: [...admin.scopes] });

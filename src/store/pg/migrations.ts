@@ -78,6 +78,12 @@ CREATE TABLE sandbox_mounts (
 CREATE INDEX sandbox_mounts_secret_idx ON sandbox_mounts (secret_id);
 `,
   },
+  {
+    version: 2,
+    name: 'api key expiry',
+    // NULL: never expires (every key created before this migration).
+    sql: `ALTER TABLE api_keys ADD COLUMN expires_at timestamptz(3);`,
+  },
 ];
 
 /** Postgres identifiers we accept for a schema: plain lower-case names, so no quoting surprises. */

@@ -15,6 +15,7 @@ export interface ApiKeyRow {
   scopes: string[];
   sandbox_id: string | null;
   created_at: Date;
+  expires_at: Date | null;
 }
 
 export interface SecretRow {
@@ -47,7 +48,7 @@ export interface MountRow {
 
 export const SECRET_COLUMNS = 'id, org_id, name, description, placeholder, hosts, locations, encrypted_value, created_at, updated_at';
 export const SANDBOX_COLUMNS = 'id, org_id, name, proxy_token_hash, created_at, updated_at';
-export const API_KEY_COLUMNS = 'id, org_id, name, secret_hash, scopes, sandbox_id, created_at';
+export const API_KEY_COLUMNS = 'id, org_id, name, secret_hash, scopes, sandbox_id, created_at, expires_at';
 
 export function orgFromRow(row: OrgRow): OrgRecord {
   return { id: row.id, name: row.name, createdAt: row.created_at };
@@ -62,6 +63,7 @@ export function apiKeyFromRow(row: ApiKeyRow): ApiKeyRecord {
     scopes: row.scopes as Scope[],
     sandboxId: row.sandbox_id,
     createdAt: row.created_at,
+    expiresAt: row.expires_at ?? null,
   };
 }
 
