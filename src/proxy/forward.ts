@@ -308,7 +308,8 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
       }
       headers = stripHopByHop(headers);
       if (needles) {
-        const plan = planResponseScrub({ rawHeaders: headers, needles, hasBody: !bodyless(req.method, statusCode), inline: true });
+        const plan = planResponseScrub({ rawHeaders: headers, statusMessage, needles, hasBody: !bodyless(req.method, statusCode), inline: true });
+        statusMessage = plan.statusMessage;
         if (plan.unscrubbable) {
           finished = true;
           answered = true;
