@@ -12,6 +12,9 @@ import { rawRequest, rawTunnelRequest } from '../helpers/raw-http.js';
 let fx: Fixture;
 withFixture((fixture) => (fx = fixture));
 
+/** Requests that reached any upstream of the fixture: a refused request must reach none of them. */
+const everywhere = () => fx.http.received.length + fx.https.received.length + fx.untrusted.received.length;
+
 const proxyAuthorization = () => `Basic ${Buffer.from(fx.userinfo).toString('base64')}`;
 
 /** Hosts that a URL parser reads as api.example.com but an upstream may read otherwise. */
@@ -43,12 +46,12 @@ describe('plain HTTP: the Host header', () => {
   for (const forged of forgedHosts(0)) {
     it(`answers 400 to Host "${forged.replace(':0', ':P')}" and forwards nothing`, async () => {
       const host = forged.replace(':0', `:${fx.http.port}`);
-      const before = fx.http.received.length;
+      const before = everywhere();
       const answer = await rawRequest(fx.proxyPort, plainRequest(host));
       expect(answer).toMatch(/^HTTP\/1\.1 400 /);
       expect(answer).toContain('Host header');
       expect(answer).not.toContain(VALUES.exact);
-      expect(fx.http.received.length).toBe(before);
+      expect(everywhere()).toBe(before);
     });
   }
 
@@ -91,13 +94,13 @@ describe('plain HTTP: the Host header', () => {
 describe('inside a CONNECT tunnel: the Host header', () => {
   for (const forged of forgedHosts(0)) {
     it(`answers 400 to Host "${forged.replace(':0', ':P')}" and forwards nothing`, async () => {
-      const before = fx.https.received.length;
+      const before = everywhere();
       const { connectStatus, answer } = await tunnel(tunnelRequest(forged.replace(':0', `:${fx.https.port}`)));
       expect(connectStatus).toMatch(/ 200 /);
       expect(answer).toMatch(/^HTTP\/1\.1 400 /);
       expect(answer).toContain('Host header');
       expect(answer).not.toContain(VALUES.exact);
-      expect(fx.https.received.length).toBe(before);
+      expect(everywhere()).toBe(before);
     });
   }
 
@@ -106,6 +109,20 @@ describe('inside a CONNECT tunnel: the Host header', () => {
     const { answer } = await tunnel(tunnelRequest('elsewhere.test'));
     expect(answer).toMatch(/^HTTP\/1\.1 421 /);
     expect(fx.https.received.length).toBe(before);
+  });
+
+  it('curl with a forged Host inside the tunnel gets 400 and the upstream nothing', async () => {
+    const before = everywhere();
+    const result = await curl(`https://api.example.com:${fx.https.port}/x`, [
+      '-x', `http://${fx.userinfo}@127.0.0.1:${fx.proxyPort}`,
+      '--cacert', fx.veilCa.certFile,
+      '-H', `Host: evil.test@api.example.com:${fx.https.port}`,
+      '-H', `Authorization: Bearer ${fx.secrets.exact.placeholder}`,
+    ]);
+    expect(result.connectStatus).toBe(200);
+    expect(result.status).toBe(400);
+    expect(result.body).not.toContain(VALUES.exact);
+    expect(everywhere()).toBe(before);
   });
 
   it('sends the upstream the routed authority', async () => {
