@@ -73,10 +73,10 @@ const httpAuthority = memoized((authority) => parseAuthority('http', authority))
 const httpsAuthority = memoized((authority) => parseAuthority('https', authority));
 
 /**
- * A Host header that is exactly `host[:port]` (reg-name letters, digits, `-._`; an IPv4 or a bracketed
- * IPv6 literal; a port of digits). Anything else (userinfo, a path, `#`, `?`, a backslash, spaces, empty) is
- * read differently by different parsers: a URL parser sees the allowed host in
- * `evil.test@api.example.com` while an upstream may route on the whole string, so it is refused.
+ * A Host header that is exactly `host[:port]`: letters, digits and `-._` (names and IPv4), or a
+ * bracketed IPv6 literal, then an optional port of digits. Anything else (userinfo, a path, `#`,
+ * `?`, a backslash, spaces, empty) is read differently by different parsers: a URL parser sees the
+ * allowed host in `evil.test@api.example.com` while an upstream may route on the whole string.
  */
 const PLAIN_HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::[0-9]{1,5})?$/;
 

@@ -41,10 +41,14 @@ function errorCode(error: unknown): string | undefined {
   return findCause(error, hasTellingCode)?.code;
 }
 
-/** Maps an upstream error (net, tls, undici) to the reply the client gets. */
-/** undici's SocketError for a head it will not take as the answer (a 100 Continue it did not ask for, a reply to no request). */
+/**
+ * undici's SocketError for a head it will not take as the answer: a 100 Continue it did not ask for
+ * (RFC 9110 lets a client ignore it; undici fails the exchange), a reply to no request.
+ */
 const isBadResponse = (candidate: object): candidate is Error =>
   (candidate as { code?: unknown }).code === 'UND_ERR_SOCKET' && (candidate as Error).message === 'bad response';
+
+/** Maps an upstream error (net, tls, undici) to the reply the client gets. */
 
 export function classifyUpstreamError(error: unknown): UpstreamFailure {
   const code = errorCode(error);

@@ -8,9 +8,9 @@
  * is always acceptable to a client). An unknown Content-Encoding cannot be scrubbed: the plan says
  * so (`unscrubbable`) and the proxy decides (forward and log, or refuse with 502).
  *
- * The head is always scrubbed: header names and values, and the reason phrase when given. When the body is scrubbed its length may change, so
- * Content-Length is removed (the proxy's ServerResponse then uses chunked encoding, or close-
- * delimited for HTTP/1.0 clients).
+ * The head is always scrubbed: header names and values, and the reason phrase when given. When
+ * the body is scrubbed its length may change, so Content-Length is removed (the proxy's
+ * ServerResponse then uses chunked encoding, or close-delimited for HTTP/1.0 clients).
  */
 import * as streams from 'node:stream';
 import type { Duplex, Transform } from 'node:stream';
