@@ -3,9 +3,9 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log/logger.js';
 import type { ResolvedSecret } from '../resolver/types.js';
 import { rewriteRequestHead } from '../substitution/head.js';
-import { hostHeaderHost, normalizedHost, originOf, parseAbsoluteTarget } from './destination.js';
+import { hostHeaderHost, normalizedHost, originOf, parseAbsoluteTarget, routedAuthority } from './destination.js';
 import type { Engine, TunnelContext } from './engine.js';
-import { countHeader, rawHeaderValue, stripHopByHop } from './hop-by-hop.js';
+import { countHeader, rawHeaderValue, setHeaderValue, stripHopByHop } from './hop-by-hop.js';
 import { identify, lookupKnown } from './identify.js';
 import type { SandboxMapping } from './mapping-cache.js';
 import { PROXY_AUTHENTICATE } from './proxy-auth.js';
@@ -103,8 +103,10 @@ export async function admitRequest(engine: Engine, req: IncomingMessage): Promis
     return refuse(400, 'more than one Host header');
   }
   const hostHeader = rawHeaderValue(req.rawHeaders, 'host');
-  if (hostHeader !== undefined && hostHeaderHost(hostHeader) !== host) {
-    return refuse(421, `Host header does not match the destination host ${host}`);
+  if (hostHeader !== undefined) {
+    const named = hostHeaderHost(hostHeader);
+    if (named === null) return refuse(400, 'Host header must be a plain host[:port] (no userinfo, path, query, fragment or backslash)');
+    if (named !== host) return refuse(421, `Host header does not match the destination host ${host}`);
   }
 
   const identity = await identityPromise;
@@ -115,11 +117,15 @@ export async function admitRequest(engine: Engine, req: IncomingMessage): Promis
     return refuse(identity.status, identity.message);
   }
 
+  const headers = stripHopByHop(req.rawHeaders);
+  // The upstream gets the authority Veil routed to, never the client's spelling of it (RFC 9112
+  // §3.2.2); undici writes that same authority from the origin when the client sent no Host.
+  if (hostHeader !== undefined) setHeaderValue(headers, 'host', routedAuthority(scheme, host, port));
   const rewritten = rewriteRequestHead({
     compiled: identity.mapping.compiled,
     host,
     target: path,
-    rawHeaders: stripHopByHop(req.rawHeaders),
+    rawHeaders: headers,
     allowUnrestricted: engine.allowUnrestricted,
   });
   const log = { sandboxId: identity.sandboxId, method: req.method, host, port, scheme };

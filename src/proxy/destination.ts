@@ -72,14 +72,32 @@ function parseAuthority(scheme: 'http' | 'https', authority: string): Destinatio
 const httpAuthority = memoized((authority) => parseAuthority('http', authority));
 const httpsAuthority = memoized((authority) => parseAuthority('https', authority));
 
-/** Host header value without its port, normalized; null when unparseable. */
+/**
+ * A Host header that is exactly `host[:port]`: letters, digits and `-._` (names and IPv4), or a
+ * bracketed IPv6 literal, then an optional port of digits. Anything else (userinfo, a path, `#`,
+ * `?`, a backslash, spaces, empty) is read differently by different parsers: a URL parser sees the
+ * allowed host in `evil.test@api.example.com` while an upstream may route on the whole string.
+ */
+const PLAIN_HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::[0-9]{1,5})?$/;
+
+/** Host header value without its port, normalized; null when it is not a plain `host[:port]`. */
 export const hostHeaderHost = memoized((value: string): string | null => {
+  if (!PLAIN_HOST.test(value)) return null;
   try {
-    return normalizeDestinationHost(new URL(`http://${value.trim()}/`).hostname);
+    const host = normalizeDestinationHost(new URL(`http://${value}/`).hostname);
+    return host === '' ? null : host;
   } catch {
     return null;
   }
 });
+
+/**
+ * The authority Veil routed to, as the upstream gets it in Host (RFC 9112 §3.2.2: a proxy replaces
+ * the client's Host with the target's authority): `host`, or `host:port` when not the scheme's default.
+ */
+export function routedAuthority(scheme: 'http' | 'https', host: string, port: number): string {
+  return port === (scheme === 'http' ? 80 : 443) ? hostForUrl(host) : `${hostForUrl(host)}:${port}`;
+}
 
 /** Host as it goes in a URL: IPv6 literals in brackets. */
 export function hostForUrl(host: string): string {

@@ -11,6 +11,7 @@ import { admitRequest, disallowedPlaceholders, namesWithPlace, uniqueNames, type
 import type { Engine } from './engine.js';
 import type { Logger } from '../log/logger.js';
 import { stripHopByHop, withoutHeader } from './hop-by-hop.js';
+import { relayInformational } from './informational.js';
 import { replyError } from './replies.js';
 import { planResponseScrub, scrubNeedles } from './scrub.js';
 import { classifyUpstreamError, findCause } from './upstream-errors.js';
@@ -307,8 +308,15 @@ function forwardUpstream(engine: Engine, req: IncomingMessage, res: ServerRespon
         headers.push(rawHeaders[index]!.toString('latin1'), rawHeaders[index + 1]!.toString('latin1'));
       }
       headers = stripHopByHop(headers);
+      if (statusCode < 200) {
+        // An informational answer (103 Early Hints, 102 Processing): relayed or dropped, the final one follows.
+        const outcome = relayInformational(req, res, statusCode, headers, needles);
+        engine.logger.debug({ ...forward.log(), status: statusCode, outcome }, 'upstream sent an informational (1xx) answer');
+        return true;
+      }
       if (needles) {
-        const plan = planResponseScrub({ rawHeaders: headers, needles, hasBody: !bodyless(req.method, statusCode), inline: true });
+        const plan = planResponseScrub({ rawHeaders: headers, statusMessage, needles, hasBody: !bodyless(req.method, statusCode), inline: true });
+        statusMessage = plan.statusMessage;
         if (plan.unscrubbable) {
           finished = true;
           answered = true;

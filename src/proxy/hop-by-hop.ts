@@ -64,3 +64,11 @@ export function withoutHeader(rawHeaders: readonly string[], unwanted: string): 
   }
   return kept;
 }
+
+/** Sets every occurrence of a header (case-insensitive) in a raw list to `value`, in place. */
+export function setHeaderValue(rawHeaders: string[], wanted: string, value: string): void {
+  const lowerWanted = wanted.toLowerCase();
+  for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
+    if (rawHeaders[index]!.toLowerCase() === lowerWanted) rawHeaders[index + 1] = value;
+  }
+}

@@ -8,7 +8,7 @@ import { buildScrubNeedles, type ScrubNeedles } from '../substitution/scrub.js';
 
 export type { ScrubNeedles } from '../substitution/scrub.js';
 export { planResponseScrub } from '../substitution/response.js';
-export { scrubHeaders } from '../substitution/scrub.js';
+export { scrubHeaders, scrubStatusMessage } from '../substitution/scrub.js';
 
 /**
  * Needles of recent secret lists, keyed by their first secret (a mapping's secrets are new objects

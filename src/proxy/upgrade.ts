@@ -18,7 +18,7 @@ import { admitRequest, uniqueNames } from './admit.js';
 import type { Engine } from './engine.js';
 import { rawHeaderValue, stripHopByHop, withoutHeader } from './hop-by-hop.js';
 import { replyOnSocket } from './replies.js';
-import { planResponseScrub, scrubHeaders, scrubNeedles } from './scrub.js';
+import { planResponseScrub, scrubHeaders, scrubNeedles, scrubStatusMessage } from './scrub.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 
 function headText(statusCode: number, statusMessage: string, rawHeaders: readonly string[]): Buffer {
@@ -91,7 +91,8 @@ export async function handleUpgrade(engine: Engine, req: IncomingMessage, socket
     upstream.setTimeout(0);
     engine.logger.info({ ...log, status: response.statusCode }, 'upgrade relayed');
     const responseHeaders = needles ? scrubHeaders(response.rawHeaders, needles) : response.rawHeaders;
-    client.write(headText(response.statusCode ?? 101, response.statusMessage ?? 'Switching Protocols', responseHeaders));
+    const statusMessage = response.statusMessage ?? 'Switching Protocols';
+    client.write(headText(response.statusCode ?? 101, needles ? scrubStatusMessage(statusMessage, needles, 'latin1') : statusMessage, responseHeaders));
     if (upstreamHead.length > 0) client.write(upstreamHead);
     if (clientHead.length > 0) upstream.write(clientHead);
     upstream.once('close', () => client.destroy());
@@ -113,6 +114,7 @@ export async function handleUpgrade(engine: Engine, req: IncomingMessage, socket
     const bodyless = req.method === 'HEAD' || response.statusCode === 204 || response.statusCode === 304;
     let responseHeaders = stripHopByHop(response.rawHeaders);
     let body = null;
+    let statusMessage = response.statusMessage ?? '';
     if (needles) {
       const plan = planResponseScrub({ rawHeaders: responseHeaders, needles, hasBody: !bodyless });
       if (plan.unscrubbable) {
@@ -122,11 +124,12 @@ export async function handleUpgrade(engine: Engine, req: IncomingMessage, socket
       }
       responseHeaders = plan.rawHeaders;
       body = plan.body;
+      statusMessage = scrubStatusMessage(statusMessage, needles, 'latin1');
     }
     // The body ends where the connection does.
     responseHeaders = [...withoutHeader(responseHeaders, 'connection'), 'Connection', 'close'];
     engine.logger.info({ ...log, status: response.statusCode, ...(needles ? { scrubbed: true } : {}) }, 'upgrade declined by upstream: response relayed');
-    client.write(headText(response.statusCode ?? 502, response.statusMessage ?? '', responseHeaders));
+    client.write(headText(response.statusCode ?? 502, statusMessage, responseHeaders));
     const stages = body ? [response, body, client] : [response, client];
     pipeline(stages as unknown as [IncomingMessage, Socket]).catch((error: unknown) => {
       engine.logger.warn({ ...log, reason: (error as Error).message.slice(0, 200) }, 'upgrade: declined response could not be relayed');

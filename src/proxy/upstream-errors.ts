@@ -41,10 +41,21 @@ function errorCode(error: unknown): string | undefined {
   return findCause(error, hasTellingCode)?.code;
 }
 
+/**
+ * undici's SocketError for a head it will not take as the answer: a 100 Continue it did not ask for
+ * (RFC 9110 lets a client ignore it; undici fails the exchange), a reply to no request.
+ */
+const isBadResponse = (candidate: object): candidate is Error =>
+  (candidate as { code?: unknown }).code === 'UND_ERR_SOCKET' && (candidate as Error).message === 'bad response';
+
 /** Maps an upstream error (net, tls, undici) to the reply the client gets. */
+
 export function classifyUpstreamError(error: unknown): UpstreamFailure {
   const code = errorCode(error);
-  if (code === undefined) return { status: 502, reason: 'upstream request failed' };
+  if (code === undefined) {
+    if (findCause(error, isBadResponse)) return { status: 502, reason: 'upstream sent an unexpected response (such as 100 Continue to a request without Expect)' };
+    return { status: 502, reason: 'upstream request failed' };
+  }
   if (TLS_VERIFY_CODES.has(code)) return { status: 502, reason: `upstream TLS certificate verification failed (${code})` };
   if (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || code === 'EPROTO') {
     return { status: 502, reason: `upstream TLS handshake failed (${code})` };

@@ -8,19 +8,21 @@
  * is always acceptable to a client). An unknown Content-Encoding cannot be scrubbed: the plan says
  * so (`unscrubbable`) and the proxy decides (forward and log, or refuse with 502).
  *
- * Header values are always scrubbed. When the body is scrubbed its length may change, so
- * Content-Length is removed (the proxy's ServerResponse then uses chunked encoding, or close-
- * delimited for HTTP/1.0 clients).
+ * The head is always scrubbed: header names and values, and the reason phrase when given. When
+ * the body is scrubbed its length may change, so Content-Length is removed (the proxy's
+ * ServerResponse then uses chunked encoding, or close-delimited for HTTP/1.0 clients).
  */
 import * as streams from 'node:stream';
 import type { Duplex, Transform } from 'node:stream';
 import { codecChain, parseContentEncoding } from './codecs.js';
-import { createScrubStream, scrubHeaders, type ScrubNeedles } from './scrub.js';
+import { createScrubStream, scrubHeaders, scrubStatusMessage, type ScrubNeedles } from './scrub.js';
 import { Replacer } from './stream-replace.js';
 
 export interface ResponseScrubInput {
   /** Upstream response headers as latin1 strings, Node's rawHeaders shape. */
   rawHeaders: readonly string[];
+  /** The reason phrase as undici decoded it (UTF-8), scrubbed into `plan.statusMessage`. */
+  statusMessage?: string;
   needles: ScrubNeedles;
   /** False for HEAD requests and 1xx/204/304 answers: headers only. */
   hasBody: boolean;
@@ -34,6 +36,8 @@ export interface ResponseScrubInput {
 export interface ResponseScrubPlan {
   /** Headers to send to the client. */
   rawHeaders: string[];
+  /** The reason phrase to send ('' when none was given). */
+  statusMessage: string;
   /** Pipe the upstream body through this; null: forward the body as it is (or scrub it with `inline`). */
   body: Duplex | null;
   /** With `input.inline`, an identity body: pass every chunk through this, then call end(). */
@@ -59,20 +63,21 @@ function headerValue(rawHeaders: readonly string[], lowerName: string): string |
 
 export function planResponseScrub(input: ResponseScrubInput): ResponseScrubPlan {
   const { needles } = input;
-  if (needles.pairs.length === 0) return { rawHeaders: input.rawHeaders.slice(), body: null, unscrubbable: false };
+  const statusMessage = scrubStatusMessage(input.statusMessage ?? '', needles, 'utf8');
+  if (needles.pairs.length === 0) return { rawHeaders: input.rawHeaders.slice(), statusMessage, body: null, unscrubbable: false };
   const headers = scrubHeaders(input.rawHeaders, needles);
-  if (!input.hasBody) return { rawHeaders: headers, body: null, unscrubbable: false };
+  if (!input.hasBody) return { rawHeaders: headers, statusMessage, body: null, unscrubbable: false };
   const codings = parseContentEncoding(headerValue(headers, 'content-encoding'));
-  if (codings === null) return { rawHeaders: headers, body: null, unscrubbable: true };
+  if (codings === null) return { rawHeaders: headers, statusMessage, body: null, unscrubbable: true };
   if (codings.length === 0) {
     const rawHeaders = removeHeaders(headers, ['content-length']);
-    if (input.inline) return { rawHeaders, body: null, inline: new Replacer(needles.matcher), unscrubbable: false };
-    return { rawHeaders, body: createScrubStream(needles), unscrubbable: false };
+    if (input.inline) return { rawHeaders, statusMessage, body: null, inline: new Replacer(needles.matcher), unscrubbable: false };
+    return { rawHeaders, statusMessage, body: createScrubStream(needles), unscrubbable: false };
   }
   const scrub = createScrubStream(needles);
   const { decoders } = codecChain(codings);
   // stream.compose exists since Node 16.9 (still marked experimental; @types/node 20 lacks it).
   const compose = (streams as unknown as { compose: (...parts: Transform[]) => Duplex }).compose;
   const body = compose(...decoders, scrub);
-  return { rawHeaders: removeHeaders(headers, ['content-length', 'content-encoding']), body, unscrubbable: false };
+  return { rawHeaders: removeHeaders(headers, ['content-length', 'content-encoding']), statusMessage, body, unscrubbable: false };
 }

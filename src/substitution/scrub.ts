@@ -158,21 +158,32 @@ export function scrubBuffer(body: Buffer, needles: ScrubNeedles): Buffer {
   return replaceAll(body, needles.matcher);
 }
 
+/** Scrubs one string of a response head; `text` itself when it cannot or does not contain a needle. */
+function scrubHeadText(text: string, needles: ScrubNeedles, encoding: 'latin1' | 'utf8'): string {
+  // A string of fewer bytes than every needle cannot contain one (latin1: one char per byte).
+  const length = encoding === 'latin1' ? text.length : Buffer.byteLength(text, 'utf8');
+  if (length < (needles.matcher.minLength ?? 0)) return text;
+  const bytes = Buffer.from(text, encoding);
+  const scrubbed = replaceAll(bytes, needles.matcher);
+  return scrubbed === bytes ? text : scrubbed.toString(encoding);
+}
+
 /**
- * Scrubs response header values (Node/undici rawHeaders as latin1 strings: one char per byte);
- * names are kept. Returns a new array.
+ * Scrubs response header names and values (Node/undici rawHeaders as latin1 strings: one char per
+ * byte). Names too: an upstream may name a header after what it received (httpbin's
+ * `/response-headers?<value>=1`). Returns a new array.
  */
 export function scrubHeaders(rawHeaders: readonly string[], needles: ScrubNeedles): string[] {
   const out = rawHeaders.slice();
   if (needles.pairs.length === 0) return out;
-  const minLength = needles.matcher.minLength ?? 0;
-  for (let i = 1; i < out.length; i += 2) {
-    const value = out[i]!;
-    // latin1: one char per byte; a value shorter than every needle cannot contain one.
-    if (value.length < minLength) continue;
-    const bytes = Buffer.from(value, 'latin1');
-    const scrubbed = replaceAll(bytes, needles.matcher);
-    if (scrubbed !== bytes) out[i] = scrubbed.toString('latin1');
-  }
+  for (let i = 0; i < out.length; i++) out[i] = scrubHeadText(out[i]!, needles, 'latin1');
   return out;
+}
+
+/**
+ * Scrubs a response's reason phrase (`HTTP/1.1 200 OK <value>` reaches the client otherwise).
+ * `encoding` is how the parser decoded it: undici as UTF-8, node:http as latin1.
+ */
+export function scrubStatusMessage(statusMessage: string, needles: ScrubNeedles, encoding: 'latin1' | 'utf8'): string {
+  return needles.pairs.length === 0 ? statusMessage : scrubHeadText(statusMessage, needles, encoding);
 }

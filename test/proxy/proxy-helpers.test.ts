@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { hostHeaderHost, parseAbsoluteTarget, parseConnectTarget } from '../../src/proxy/destination.js';
+import { hostHeaderHost, parseAbsoluteTarget, parseConnectTarget, routedAuthority } from '../../src/proxy/destination.js';
 import { countHeader, stripHopByHop } from '../../src/proxy/hop-by-hop.js';
 import { parseProxyAuthorization, tokenMatchesHash } from '../../src/proxy/proxy-auth.js';
 import { parseResolve } from '../../src/config/parse.js';
@@ -59,6 +59,21 @@ describe('destination parsing', () => {
     expect(hostHeaderHost('API.Example.COM.:1234')).toBe('api.example.com');
     expect(hostHeaderHost('[::1]:80')).toBe('::1');
     expect(hostHeaderHost('bad host')).toBeNull();
+  });
+
+  it('Host header that is not a plain host[:port]: null (the proxy answers 400)', () => {
+    for (const forged of ['evil.test@api.example.com', 'api.example.com:80/evil.test', 'api.example.com#evil', 'api.example.com\\evil', 'api.example.com?x', '', ':80', 'api.example.com:99999']) {
+      expect(hostHeaderHost(forged)).toBeNull();
+    }
+    expect(hostHeaderHost('api.example.com:')).toBeNull();
+    expect(hostHeaderHost('127.0.0.1:8080')).toBe('127.0.0.1');
+  });
+
+  it('routed authority: the port only when it is not the scheme default, IPv6 bracketed', () => {
+    expect(routedAuthority('http', 'api.example.com', 80)).toBe('api.example.com');
+    expect(routedAuthority('https', 'api.example.com', 443)).toBe('api.example.com');
+    expect(routedAuthority('https', 'api.example.com', 80)).toBe('api.example.com:80');
+    expect(routedAuthority('http', '::1', 8080)).toBe('[::1]:8080');
   });
 });
 

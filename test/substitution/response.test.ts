@@ -41,12 +41,16 @@ describe('planResponseScrub', () => {
 
   it('flags an unknown Content-Encoding as unscrubbable', () => {
     const plan = planResponseScrub({ rawHeaders: ['Content-Encoding', 'zstd', 'X', s.value], needles, hasBody: true });
-    expect(plan).toEqual({ rawHeaders: ['Content-Encoding', 'zstd', 'X', s.placeholder], body: null, unscrubbable: true });
+    expect(plan).toEqual({ rawHeaders: ['Content-Encoding', 'zstd', 'X', s.placeholder], statusMessage: '', body: null, unscrubbable: true });
+  });
+
+  it('scrubs the reason phrase', () => {
+    expect(planResponseScrub({ rawHeaders: [], statusMessage: `OK ${s.value}`, needles, hasBody: false }).statusMessage).toBe(`OK ${s.placeholder}`);
   });
 
   it('scrubs only headers when there is no body, and nothing without needles', () => {
-    expect(planResponseScrub({ rawHeaders: ['Content-Length', '10', 'X', s.value], needles, hasBody: false })).toEqual({ rawHeaders: ['Content-Length', '10', 'X', s.placeholder], body: null, unscrubbable: false });
+    expect(planResponseScrub({ rawHeaders: ['Content-Length', '10', 'X', s.value], needles, hasBody: false })).toEqual({ rawHeaders: ['Content-Length', '10', 'X', s.placeholder], statusMessage: '', body: null, unscrubbable: false });
     const none = buildScrubNeedles([]);
-    expect(planResponseScrub({ rawHeaders: ['Content-Length', '10', 'X', s.value], needles: none, hasBody: true })).toEqual({ rawHeaders: ['Content-Length', '10', 'X', s.value], body: null, unscrubbable: false });
+    expect(planResponseScrub({ rawHeaders: ['Content-Length', '10', 'X', s.value], needles: none, hasBody: true })).toEqual({ rawHeaders: ['Content-Length', '10', 'X', s.value], statusMessage: '', body: null, unscrubbable: false });
   });
 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildScrubNeedles, createScrubStream, scrubBuffer, scrubHeaders } from '../../src/substitution/scrub.js';
+import { buildScrubNeedles, createScrubStream, scrubBuffer, scrubHeaders, scrubStatusMessage } from '../../src/substitution/scrub.js';
 import { secret } from './helpers.js';
 
 async function streamScrub(needles: ReturnType<typeof buildScrubNeedles>, chunks: Buffer[]): Promise<Buffer> {
@@ -88,14 +88,16 @@ describe('scrubbing', () => {
     expect(scrubBuffer(body, needles)).toBe(body);
   });
 
-  it('scrubs header values and keeps names', () => {
-    const raw = ['X-Echo-Authorization', `Bearer ${s.value}`, 'x-echo-basic', `Basic ${b64(`u:${s.value}`)}`, 'Set-Cookie', `k=${encodeURIComponent(s.value)}`, s.value, 'name-is-not-scrubbed'];
+  it('scrubs header values and names (an upstream may name a header after a value)', () => {
+    const raw = ['X-Echo-Authorization', `Bearer ${s.value}`, 'x-echo-basic', `Basic ${b64(`u:${s.value}`)}`, 'Set-Cookie', `k=${encodeURIComponent(s.value)}`, s.value, 'name-is-scrubbed', `X-${s.value}`, '1'];
     const out = scrubHeaders(raw, needles);
     expect(out[0]).toBe('X-Echo-Authorization');
     expect(out[1]).toBe(`Bearer ${P}`);
     expect(Buffer.from(out[3]!.slice(6), 'base64').includes(Buffer.from(s.value))).toBe(false);
     expect(out[5]).toBe(`k=${P}`);
-    expect(out[6]).toBe(s.value);
+    expect(out[6]).toBe(P);
+    expect(out[7]).toBe('name-is-scrubbed');
+    expect(out[8]).toBe(`X-${P}`);
     expect(raw[1]).toBe(`Bearer ${s.value}`);
   });
 
@@ -104,6 +106,14 @@ describe('scrubbing', () => {
     const n = buildScrubNeedles([u]);
     const header = Buffer.from(`Bearer ${u.value}`, 'utf8').toString('latin1');
     expect(scrubHeaders(['X', header], n)).toEqual(['X', `Bearer ${u.placeholder}`]);
+  });
+
+  it('scrubs a reason phrase as undici (UTF-8) and node:http (latin1) decode it', () => {
+    const u = secret({ value: 'pässwörd-€-long-enough' });
+    const n = buildScrubNeedles([u]);
+    expect(scrubStatusMessage(`OK ${u.value}`, n, 'utf8')).toBe(`OK ${u.placeholder}`);
+    expect(scrubStatusMessage(Buffer.from(`OK ${u.value}`, 'utf8').toString('latin1'), n, 'latin1')).toBe(`OK ${u.placeholder}`);
+    expect(scrubStatusMessage('OK', n, 'utf8')).toBe('OK');
   });
 
   it("a value with a '/': the escaped-slash form is scrubbed in valid JSON; after a literal backslash the value still goes, the JSON may not stay valid", () => {
