@@ -14,6 +14,7 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { isAlnumCode, PLACEHOLDER_LENGTH, PLACEHOLDER_PREFIX } from './compile.js';
+import { findWrapped, isWrappedPrefix, withBreaks, wrappedNeedle, type WrappedNeedle } from './wrapped-needle.js';
 
 export type MatchVisitor = (start: number, end: number, replacement: Buffer) => void;
 
@@ -40,55 +41,89 @@ export interface Matcher {
 export interface ReplacePair {
   from: Buffer;
   to: Buffer;
+  /**
+   * Up to this many line breaks (CRLF or LF) may sit between bytes of `from` (MIME base64); they
+   * are kept in the output, inside `to`. `from` must not contain CR or LF. Default 0.
+   */
+  lineBreaks?: number;
+}
+
+/** One needle of needleMatcher: its bytes, or its bytes with possible line breaks. */
+interface Needle {
+  readonly pair: ReplacePair;
+  readonly wrapped: WrappedNeedle | null;
+  /** Longest match (the bytes plus the most line breaks, 2 bytes each). */
+  readonly maxLength: number;
 }
 
 /** A matcher for arbitrary byte needles. Empty needles are ignored. */
 export function needleMatcher(pairs: readonly ReplacePair[]): Matcher {
-  const needles = pairs.filter((pair) => pair.from.length > 0);
-  const maxLength = Math.max(1, ...needles.map((pair) => pair.from.length));
-  const minLength = needles.length === 0 ? Infinity : Math.min(...needles.map((pair) => pair.from.length));
+  const needles: Needle[] = pairs
+    .filter((pair) => pair.from.length > 0)
+    .map((pair) => {
+      const breaks = Math.min(pair.lineBreaks ?? 0, pair.from.length - 1);
+      return { pair, wrapped: breaks > 0 ? wrappedNeedle(pair.from, breaks) : null, maxLength: pair.from.length + 2 * breaks };
+    });
+  const maxLength = Math.max(1, ...needles.map((needle) => needle.maxLength));
+  const minLength = needles.length === 0 ? Infinity : Math.min(...needles.map((needle) => needle.pair.from.length));
   /** firstBytes[b]: some needle starts with byte b (a match, or a held-back prefix, can only start there). */
   const firstBytes = new Uint8Array(256);
-  for (const pair of needles) firstBytes[pair.from[0]!] = 1;
+  for (const { pair } of needles) firstBytes[pair.from[0]!] = 1;
   return {
     maxLength,
     minLength,
     forEachMatch(buf, from, limit, visit) {
       if (needles.length === 0) return;
-      // next[i]: start of needle i's next occurrence at or after the scan position (-1: none left).
-      const next = new Array<number>(needles.length).fill(-2);
+      // Needle i's next match at or after the scan position: [nextStart[i], nextEnd[i]) (start -1: none left).
+      const nextStart = new Array<number>(needles.length).fill(-2);
+      const nextEnd = new Array<number>(needles.length).fill(0);
+      const nextTo: Buffer[] = new Array<Buffer>(needles.length);
       let position = from;
       while (position < limit) {
         let best = -1;
         let bestStart = Infinity;
         for (let i = 0; i < needles.length; i++) {
-          let start = next[i]!;
+          let start = nextStart[i]!;
           if (start === -1) continue;
           if (start < position) {
-            start = buf.indexOf(needles[i]!.from, position);
-            next[i] = start;
+            const { pair, wrapped } = needles[i]!;
+            if (wrapped) {
+              const match = findWrapped(buf, position, wrapped);
+              start = match ? match.start : -1;
+              if (match) {
+                nextEnd[i] = match.end;
+                nextTo[i] = withBreaks(pair.to, match.breaks);
+              }
+            } else {
+              start = buf.indexOf(pair.from, position);
+              nextEnd[i] = start + pair.from.length;
+              nextTo[i] = pair.to;
+            }
+            nextStart[i] = start;
             if (start === -1) continue;
           }
-          const length = needles[i]!.from.length;
-          if (start < bestStart || (start === bestStart && length > needles[best]!.from.length)) {
+          if (start < bestStart || (start === bestStart && nextEnd[i]! > nextEnd[best]!)) {
             best = i;
             bestStart = start;
           }
         }
         if (best === -1 || bestStart >= limit) return;
-        const pair = needles[best]!;
-        visit(bestStart, bestStart + pair.from.length, pair.to);
-        position = bestStart + pair.from.length;
+        visit(bestStart, nextEnd[best]!, nextTo[best]!);
+        position = nextEnd[best]!;
       }
     },
     pendingStart(buf, from) {
       for (let p = Math.max(from, buf.length - maxLength + 1); p < buf.length; p++) {
         if (firstBytes[buf[p]!] === 0) continue;
         const rest = buf.length - p;
-        for (const { from: needle } of needles) {
+        for (const { pair, wrapped } of needles) {
+          if (wrapped) {
+            if (isWrappedPrefix(buf, p, wrapped)) return p;
+            continue;
+          }
           // a complete (short) needle here is undecided too: a longer one may start at p
-          const length = Math.min(rest, needle.length);
-          if (buf.compare(needle, 0, length, p, p + length) === 0) return p;
+          const length = Math.min(rest, pair.from.length);
+          if (buf.compare(pair.from, 0, length, p, p + length) === 0) return p;
         }
       }
       return buf.length;
