@@ -10,9 +10,13 @@
  *     write: non-ASCII as \uXXXX (Python, PHP), `<>&` as \u003c… (Go), `/` as `\/` (PHP).
  *   - percent-encoded: encodeURIComponent (and its lowercase-hex spelling), the path and query
  *     forms Veil itself writes (encode.ts), and the form-urlencoded form (space as `+`).
- *   - base64 and base64url of each of the forms above, at each of the 3 byte alignments it can
- *     have inside a longer encoded run (e.g. `Basic base64(user:VALUE)`, a JWT carrying the
- *     JSON-escaped value, an echoed body).
+ *   - reflection forms (reflection-forms.ts), each replaced by the placeholder written the same
+ *     way: hex, every byte as %XX and as %25XX (and the percent forms above double-encoded),
+ *     JSON \uXXXX for every char, HTML entities (decimal, hex, and the named escapes).
+ *   - base64 and base64url of the literal, JSON and percent forms, at each of the 3 byte
+ *     alignments it can have inside a longer encoded run (e.g. `Basic base64(user:VALUE)`, a JWT
+ *     carrying the JSON-escaped value, an echoed body). Standard-alphabet needles also match with
+ *     MIME line breaks (CRLF or LF, wrapped at 76 columns) anywhere inside them (wrapped-needle.ts).
  *
  * Base64, the choice made: at alignment a (a bytes of the value's first 3-byte group belong to
  * what precedes it), the chars whose 6 bits come only from the value are the same whatever the
