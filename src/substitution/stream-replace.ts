@@ -66,9 +66,9 @@ export function needleMatcher(pairs: readonly ReplacePair[]): Matcher {
     });
   const maxLength = Math.max(1, ...needles.map((needle) => needle.maxLength));
   const minLength = needles.length === 0 ? Infinity : Math.min(...needles.map((needle) => needle.pair.from.length));
-  /** firstBytes[b]: some needle starts with byte b (a match, or a held-back prefix, can only start there). */
-  const firstBytes = new Uint8Array(256);
-  for (const { pair } of needles) firstBytes[pair.from[0]!] = 1;
+  /** byFirstByte[b]: the needles starting with byte b (a match, or a held-back prefix, can only start there). */
+  const byFirstByte: Needle[][] = Array.from({ length: 256 }, () => []);
+  for (const needle of needles) byFirstByte[needle.pair.from[0]!]!.push(needle);
   return {
     maxLength,
     minLength,
@@ -113,22 +113,24 @@ export function needleMatcher(pairs: readonly ReplacePair[]): Matcher {
       }
     },
     pendingStart(buf, from) {
+      // Runs on the last maxLength - 1 bytes of every chunk: byte loops, not Buffer#compare (a
+      // native call per position and needle costs more than the search itself on small chunks).
       for (let p = Math.max(from, buf.length - maxLength + 1); p < buf.length; p++) {
-        if (firstBytes[buf[p]!] === 0) continue;
-        const rest = buf.length - p;
-        for (const { pair, wrapped } of needles) {
-          if (wrapped) {
-            if (isWrappedPrefix(buf, p, wrapped)) return p;
-            continue;
-          }
+        for (const { pair, wrapped } of byFirstByte[buf[p]!]!) {
           // a complete (short) needle here is undecided too: a longer one may start at p
-          const length = Math.min(rest, pair.from.length);
-          if (buf.compare(pair.from, 0, length, p, p + length) === 0) return p;
+          if (wrapped ? isWrappedPrefix(buf, p, wrapped) : isPrefixAt(buf, p, pair.from)) return p;
         }
       }
       return buf.length;
     },
   };
+}
+
+/** Are the bytes from `p` to the end of `buf` (or the whole needle, if shorter) the start of `needle`? */
+function isPrefixAt(buf: Buffer, p: number, needle: Buffer): boolean {
+  const length = Math.min(buf.length - p, needle.length);
+  for (let k = 0; k < length; k++) if (buf[p + k] !== needle[k]) return false;
+  return true;
 }
 
 const PREFIX = Buffer.from(PLACEHOLDER_PREFIX, 'latin1');
