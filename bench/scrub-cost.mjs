@@ -37,6 +37,9 @@ const BODIES = {
   'json 1 KiB': json(1024),
   'json 16 KiB': json(16 * 1024),
   'html 64 KiB': html(64 * 1024),
+  // worst cases for a skip-based search: near-misses of the needles everywhere
+  'hostile 64 KiB: hex of the value cut short, repeated': Buffer.from((Buffer.from(SECRET.value).toString('hex').slice(0, -2) + ' ').repeat(Math.ceil(65536 / 80))).subarray(0, 65536),
+  'hostile 64 KiB: %25 repeated': Buffer.from('%25'.repeat(21846)).subarray(0, 65536),
   'json 16 KiB with 3 echoes': Buffer.concat([json(8 * 1024), Buffer.from(`"${SECRET.value}" ${Buffer.from(`u:${SECRET.value}`).toString('base64')} ${encodeURIComponent(SECRET.value)}`), json(8 * 1024)]),
 };
 

@@ -14,7 +14,8 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { isAlnumCode, PLACEHOLDER_LENGTH, PLACEHOLDER_PREFIX } from './compile.js';
-import { findWrapped, isWrappedPrefix, withBreaks, wrappedNeedle, type WrappedNeedle } from './wrapped-needle.js';
+import { findOccurrences, prepareSearch } from './needle-search.js';
+import { isWrappedPrefix, wrappedNeedle, type WrappedNeedle } from './wrapped-needle.js';
 
 export type MatchVisitor = (start: number, end: number, replacement: Buffer) => void;
 
@@ -69,47 +70,20 @@ export function needleMatcher(pairs: readonly ReplacePair[]): Matcher {
   /** byFirstByte[b]: the needles starting with byte b (a match, or a held-back prefix, can only start there). */
   const byFirstByte: Needle[][] = Array.from({ length: 256 }, () => []);
   for (const needle of needles) byFirstByte[needle.pair.from[0]!]!.push(needle);
+  const search = prepareSearch(needles.map(({ pair, wrapped }) => ({ from: pair.from, to: pair.to, wrapped })));
   return {
     maxLength,
     minLength,
     forEachMatch(buf, from, limit, visit) {
       if (needles.length === 0) return;
-      // Needle i's next match at or after the scan position: [nextStart[i], nextEnd[i]) (start -1: none left).
-      const nextStart = new Array<number>(needles.length).fill(-2);
-      const nextEnd = new Array<number>(needles.length).fill(0);
-      const nextTo: Buffer[] = new Array<Buffer>(needles.length);
+      // All occurrences, sorted by start then longest first: taking each one that starts after the
+      // previous taken one ended is exactly leftmost-longest, non-overlapping.
       let position = from;
-      while (position < limit) {
-        let best = -1;
-        let bestStart = Infinity;
-        for (let i = 0; i < needles.length; i++) {
-          let start = nextStart[i]!;
-          if (start === -1) continue;
-          if (start < position) {
-            const { pair, wrapped } = needles[i]!;
-            if (wrapped) {
-              const match = findWrapped(buf, position, wrapped);
-              start = match ? match.start : -1;
-              if (match) {
-                nextEnd[i] = match.end;
-                nextTo[i] = withBreaks(pair.to, match.breaks);
-              }
-            } else {
-              start = buf.indexOf(pair.from, position);
-              nextEnd[i] = start + pair.from.length;
-              nextTo[i] = pair.to;
-            }
-            nextStart[i] = start;
-            if (start === -1) continue;
-          }
-          if (start < bestStart || (start === bestStart && nextEnd[i]! > nextEnd[best]!)) {
-            best = i;
-            bestStart = start;
-          }
-        }
-        if (best === -1 || bestStart >= limit) return;
-        visit(bestStart, nextEnd[best]!, nextTo[best]!);
-        position = nextEnd[best]!;
+      for (const found of findOccurrences(buf, from, search)) {
+        if (found.start < position) continue;
+        if (found.start >= limit) return;
+        visit(found.start, found.end, found.to);
+        position = found.end;
       }
     },
     pendingStart(buf, from) {

@@ -4,12 +4,10 @@
  * the value's encoding. Pure byte logic for stream-replace.ts's needle matcher.
  *
  * Search: the needle is cut into maxBreaks + 1 pieces; a match has at most maxBreaks breaks, so at
- * least one piece appears unbroken (pigeonhole). Each piece is found with Buffer#indexOf and the
- * match is then checked outwards from it, stepping over breaks. The needle must contain neither
- * CR nor LF (base64 does not), so stepping over them is never ambiguous.
- *
- * Known imprecision, for needles that overlap themselves (periodic values like "aaaa…"): of two
- * overlapping matches the one found may start up to maxBreaks - 1 chars after the leftmost one.
+ * least one piece appears unbroken (pigeonhole). Each piece is searched like a plain needle
+ * (needle-search.ts) and the match is then checked outwards from it, stepping over breaks. The
+ * needle must contain neither CR nor LF (base64 does not), so stepping over them is never
+ * ambiguous: every piece of one occurrence leads to the same match.
  */
 const CR = 13;
 const LF = 10;
@@ -40,7 +38,7 @@ export function wrappedNeedle(bytes: Buffer, maxBreaks: number): WrappedNeedle {
 }
 
 /** The match around an unbroken occurrence of piece `offset` (length `pieceLength`) at `at`, or null. */
-function matchAround(buf: Buffer, needle: WrappedNeedle, offset: number, pieceLength: number, at: number): WrappedMatch | null {
+export function matchAround(buf: Buffer, needle: WrappedNeedle, offset: number, pieceLength: number, at: number): WrappedMatch | null {
   const { bytes, maxBreaks } = needle;
   const breaks: WrappedMatch['breaks'] = [];
   let j = at - 1;
@@ -70,22 +68,6 @@ function matchAround(buf: Buffer, needle: WrappedNeedle, offset: number, pieceLe
     j += length;
   }
   return { start, end: j, breaks };
-}
-
-/** The leftmost match starting at or after `from` (see the module comment), or null. */
-export function findWrapped(buf: Buffer, from: number, needle: WrappedNeedle): WrappedMatch | null {
-  let best: WrappedMatch | null = null;
-  for (const [offset, piece] of needle.pieces) {
-    for (let at = buf.indexOf(piece, from + offset); at !== -1; at = buf.indexOf(piece, at + 1)) {
-      // An occurrence this far right cannot start a match before the best one found.
-      if (best && at - offset > best.start + 2 * needle.maxBreaks) break;
-      const match = matchAround(buf, needle, offset, piece.length, at);
-      if (!match || match.start < from) continue;
-      if (!best || match.start < best.start) best = match;
-      break;
-    }
-  }
-  return best;
 }
 
 /** Is buf[p..] the beginning of a match (a held-back prefix that more data may complete)? */
