@@ -10,9 +10,13 @@
  *     write: non-ASCII as \uXXXX (Python, PHP), `<>&` as \u003c… (Go), `/` as `\/` (PHP).
  *   - percent-encoded: encodeURIComponent (and its lowercase-hex spelling), the path and query
  *     forms Veil itself writes (encode.ts), and the form-urlencoded form (space as `+`).
- *   - base64 and base64url of each of the forms above, at each of the 3 byte alignments it can
- *     have inside a longer encoded run (e.g. `Basic base64(user:VALUE)`, a JWT carrying the
- *     JSON-escaped value, an echoed body).
+ *   - reflection forms (reflection-forms.ts), each replaced by the placeholder written the same
+ *     way: hex, every byte as %XX and as %25XX (and the percent forms above double-encoded),
+ *     JSON \uXXXX for every char, HTML entities (decimal, hex, and the named escapes).
+ *   - base64 and base64url of the literal, JSON and percent forms, at each of the 3 byte
+ *     alignments it can have inside a longer encoded run (e.g. `Basic base64(user:VALUE)`, a JWT
+ *     carrying the JSON-escaped value, an echoed body). Standard-alphabet needles also match with
+ *     MIME line breaks (CRLF or LF, wrapped at 76 columns) anywhere inside them (wrapped-needle.ts).
  *
  * Base64, the choice made: at alignment a (a bytes of the value's first 3-byte group belong to
  * what precedes it), the chars whose 6 bits come only from the value are the same whatever the
@@ -32,6 +36,7 @@
  */
 import type { ResolvedSecret } from '../resolver/types.js';
 import { hasLoneSurrogate, percentEncode } from './encode.js';
+import { doublePercent, reflectionForms } from './reflection-forms.js';
 import { createReplaceStream, needleMatcher, replaceAll, type Matcher, type ReplacePair, type ReplaceStream } from './stream-replace.js';
 
 export const MIN_BASE64_CORE = 8;
@@ -70,9 +75,22 @@ function encodeAligned(bytes: Buffer, alignment: number, url: boolean): string {
   return url ? text.replace(/\+/g, '-').replace(/\//g, '_') : text;
 }
 
-/** [needle, replacement] pairs of base64 forms of `value`, replaced by those of `placeholder`. */
-function base64Pairs(value: Buffer, placeholder: Buffer): [string, string][] {
-  const pairs: [string, string][] = [];
+/**
+ * MIME base64 (RFC 2045) breaks lines every 76 chars with CRLF (LF in many tools). Where a break
+ * falls inside the value's encoding depends on everything before it, so a standard-alphabet needle
+ * may have a line break between any two of its chars: up to one per 76 chars it spans.
+ */
+const MIME_LINE = 76;
+const mimeBreaks = (needleLength: number) => Math.ceil((needleLength - 1) / MIME_LINE);
+
+/** Needle/replacement pairs of base64 forms of `value`, replaced by those of `placeholder`. */
+function base64Pairs(value: Buffer, placeholder: Buffer): ReplacePair[] {
+  const pairs: ReplacePair[] = [];
+  const pair = (needle: string, replacement: string, url: boolean): ReplacePair => {
+    const from = Buffer.from(needle, 'latin1');
+    const to = Buffer.from(replacement, 'latin1');
+    return url ? { from, to } : { from, to, lineBreaks: mimeBreaks(needle.length) };
+  };
   for (const url of [false, true]) {
     for (let alignment = 0; alignment < 3; alignment++) {
       const [start, end] = stableRange(alignment, value.length);
@@ -80,12 +98,12 @@ function base64Pairs(value: Buffer, placeholder: Buffer): [string, string][] {
       const [pStart, pEnd] = stableRange(alignment, placeholder.length);
       const encoded = encodeAligned(value, alignment, url);
       const encodedPlaceholder = encodeAligned(placeholder, alignment, url);
-      pairs.push([encoded.slice(start, end), encodedPlaceholder.slice(pStart, pEnd)]);
+      pairs.push(pair(encoded.slice(start, end), encodedPlaceholder.slice(pStart, pEnd), url));
       // At the end of an encoded run: core + final partial char + padding (and unpadded for base64url).
       const tail = encoded.slice(start);
       if (tail.length > end - start) {
-        pairs.push([tail, encodedPlaceholder.slice(pStart)]);
-        if (url) pairs.push([tail.replace(/=+$/, ''), encodedPlaceholder.slice(pStart).replace(/=+$/, '')]);
+        pairs.push(pair(tail, encodedPlaceholder.slice(pStart), url));
+        if (url) pairs.push(pair(tail.replace(/=+$/, ''), encodedPlaceholder.slice(pStart).replace(/=+$/, ''), url));
       }
     }
   }
@@ -114,20 +132,26 @@ function computeScrubPairs(secret: ResolvedSecret): ReplacePair[] {
   };
   add(secret.value, secret.placeholder);
   for (const form of jsonForms(secret.value)) add(form, secret.placeholder);
-  for (const form of percentForms(secret.value)) add(form, secret.placeholder);
+  const percent = percentForms(secret.value);
+  for (const form of percent) add(form, secret.placeholder);
+  // base64 covers these forms (a JWT or an encoded echo carries the JSON-escaped form), not the
+  // reflection forms below: base64 of a hex dump is not something an echo does by accident.
+  const base64Sources = [...texts.keys()];
+  for (const form of percent) add(doublePercent(form), secret.placeholder);
+  for (const [needle, replacement] of reflectionForms(secret.value, secret.placeholder)) add(needle, replacement);
   const pairs: ReplacePair[] = [{ from: value, to: placeholder }];
   for (const [needle, replacement] of texts) {
     if (needle === secret.value) continue;
     // JSON/percent forms are ASCII except JSON's literal non-ASCII chars: UTF-8 like the value.
     pairs.push({ from: Buffer.from(needle, 'utf8'), to: Buffer.from(replacement, 'latin1') });
   }
-  // base64 of every distinct text form (a JWT or an encoded echo carries the JSON-escaped form).
   const seen = new Set<string>();
-  for (const text of texts.keys()) {
-    for (const [needle, replacement] of base64Pairs(Buffer.from(text, 'utf8'), placeholder)) {
-      if (seen.has(needle)) continue;
-      seen.add(needle);
-      pairs.push({ from: Buffer.from(needle, 'latin1'), to: Buffer.from(replacement, 'latin1') });
+  for (const text of base64Sources) {
+    for (const pair of base64Pairs(Buffer.from(text, 'utf8'), placeholder)) {
+      const key = pair.from.toString('latin1');
+      if (seen.has(key)) continue;
+      seen.add(key);
+      pairs.push(pair);
     }
   }
   return pairs;

@@ -14,6 +14,8 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { isAlnumCode, PLACEHOLDER_LENGTH, PLACEHOLDER_PREFIX } from './compile.js';
+import { findOccurrences, prepareSearch } from './needle-search.js';
+import { isWrappedPrefix, wrappedNeedle, type WrappedNeedle } from './wrapped-needle.js';
 
 export type MatchVisitor = (start: number, end: number, replacement: Buffer) => void;
 
@@ -40,60 +42,69 @@ export interface Matcher {
 export interface ReplacePair {
   from: Buffer;
   to: Buffer;
+  /**
+   * Up to this many line breaks (CRLF or LF) may sit between bytes of `from` (MIME base64); they
+   * are kept in the output, inside `to`. `from` must not contain CR or LF. Default 0.
+   */
+  lineBreaks?: number;
+}
+
+/** One needle of needleMatcher: its bytes, or its bytes with possible line breaks. */
+interface Needle {
+  readonly pair: ReplacePair;
+  readonly wrapped: WrappedNeedle | null;
+  /** Longest match (the bytes plus the most line breaks, 2 bytes each). */
+  readonly maxLength: number;
 }
 
 /** A matcher for arbitrary byte needles. Empty needles are ignored. */
 export function needleMatcher(pairs: readonly ReplacePair[]): Matcher {
-  const needles = pairs.filter((pair) => pair.from.length > 0);
-  const maxLength = Math.max(1, ...needles.map((pair) => pair.from.length));
-  const minLength = needles.length === 0 ? Infinity : Math.min(...needles.map((pair) => pair.from.length));
-  /** firstBytes[b]: some needle starts with byte b (a match, or a held-back prefix, can only start there). */
-  const firstBytes = new Uint8Array(256);
-  for (const pair of needles) firstBytes[pair.from[0]!] = 1;
+  const needles: Needle[] = pairs
+    .filter((pair) => pair.from.length > 0)
+    .map((pair) => {
+      const breaks = Math.min(pair.lineBreaks ?? 0, pair.from.length - 1);
+      return { pair, wrapped: breaks > 0 ? wrappedNeedle(pair.from, breaks) : null, maxLength: pair.from.length + 2 * breaks };
+    });
+  const maxLength = Math.max(1, ...needles.map((needle) => needle.maxLength));
+  const minLength = needles.length === 0 ? Infinity : Math.min(...needles.map((needle) => needle.pair.from.length));
+  /** byFirstByte[b]: the needles starting with byte b (a match, or a held-back prefix, can only start there). */
+  const byFirstByte: Needle[][] = Array.from({ length: 256 }, () => []);
+  for (const needle of needles) byFirstByte[needle.pair.from[0]!]!.push(needle);
+  const search = prepareSearch(needles.map(({ pair, wrapped }) => ({ from: pair.from, to: pair.to, wrapped })));
   return {
     maxLength,
     minLength,
     forEachMatch(buf, from, limit, visit) {
       if (needles.length === 0) return;
-      // next[i]: start of needle i's next occurrence at or after the scan position (-1: none left).
-      const next = new Array<number>(needles.length).fill(-2);
+      // All occurrences, sorted by start then longest first: taking each one that starts after the
+      // previous taken one ended is exactly leftmost-longest, non-overlapping.
       let position = from;
-      while (position < limit) {
-        let best = -1;
-        let bestStart = Infinity;
-        for (let i = 0; i < needles.length; i++) {
-          let start = next[i]!;
-          if (start === -1) continue;
-          if (start < position) {
-            start = buf.indexOf(needles[i]!.from, position);
-            next[i] = start;
-            if (start === -1) continue;
-          }
-          const length = needles[i]!.from.length;
-          if (start < bestStart || (start === bestStart && length > needles[best]!.from.length)) {
-            best = i;
-            bestStart = start;
-          }
-        }
-        if (best === -1 || bestStart >= limit) return;
-        const pair = needles[best]!;
-        visit(bestStart, bestStart + pair.from.length, pair.to);
-        position = bestStart + pair.from.length;
+      for (const found of findOccurrences(buf, from, search)) {
+        if (found.start < position) continue;
+        if (found.start >= limit) return;
+        visit(found.start, found.end, found.to);
+        position = found.end;
       }
     },
     pendingStart(buf, from) {
+      // Runs on the last maxLength - 1 bytes of every chunk: byte loops, not Buffer#compare (a
+      // native call per position and needle costs more than the search itself on small chunks).
       for (let p = Math.max(from, buf.length - maxLength + 1); p < buf.length; p++) {
-        if (firstBytes[buf[p]!] === 0) continue;
-        const rest = buf.length - p;
-        for (const { from: needle } of needles) {
+        for (const { pair, wrapped } of byFirstByte[buf[p]!]!) {
           // a complete (short) needle here is undecided too: a longer one may start at p
-          const length = Math.min(rest, needle.length);
-          if (buf.compare(needle, 0, length, p, p + length) === 0) return p;
+          if (wrapped ? isWrappedPrefix(buf, p, wrapped) : isPrefixAt(buf, p, pair.from)) return p;
         }
       }
       return buf.length;
     },
   };
+}
+
+/** Are the bytes from `p` to the end of `buf` (or the whole needle, if shorter) the start of `needle`? */
+function isPrefixAt(buf: Buffer, p: number, needle: Buffer): boolean {
+  const length = Math.min(buf.length - p, needle.length);
+  for (let k = 0; k < length; k++) if (buf[p + k] !== needle[k]) return false;
+  return true;
 }
 
 const PREFIX = Buffer.from(PLACEHOLDER_PREFIX, 'latin1');

@@ -133,6 +133,25 @@ describe('replaceAll / createReplaceStream with needles', () => {
     );
   });
 
+  it('property: many needles of 6+ bytes (the one-pass multi-needle search) agree with the naive reference, however cut', async () => {
+    const longBytes = (alphabet: string) => fc.string({ unit: fc.constantFrom(...alphabet), minLength: 6, maxLength: 16 }).map((s) => Buffer.from(s, 'latin1'));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ from: fc.oneof(longBytes('ab'), longBytes('abcdefgh\u0000\u00ff')), to: bytesOf('xyz', 5) }), { minLength: 1, maxLength: 30 }),
+        fc.array(fc.oneof(bytesOf('abc\u0000\u00ff', 8), fc.nat(29)), { maxLength: 30 }),
+        fc.array(fc.nat(1000), { maxLength: 12 }),
+        async (pairs, parts, cuts) => {
+          const input = Buffer.concat(parts.map((part) => (typeof part === 'number' ? pairs[part % pairs.length]!.from : part)));
+          const expected = reference(input, pairs);
+          expect(replaceAll(input, pairs)).toEqual(expected);
+          const longest = Math.max(...pairs.map((pair) => pair.from.length));
+          expect(await streamThrough(pairs, cut(input, cuts), longest - 1)).toEqual(expected);
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
   it('property: one byte per chunk gives the one-shot output', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.record({ from: bytesOf('ab', 5), to: bytesOf('xy', 3) }), { minLength: 1, maxLength: 4 }), bytesOf('abc', 40), async (pairs, input) => {
@@ -141,6 +160,75 @@ describe('replaceAll / createReplaceStream with needles', () => {
         expect(await streamThrough(pairs, chunks, longest - 1)).toEqual(reference(input, pairs));
       }),
       { numRuns: 100 },
+    );
+  });
+});
+
+/** Naive reference for one needle that may have up to `max` line breaks (CRLF or LF) between its bytes. */
+function wrappedReference(input: Buffer, from: Buffer, to: Buffer, max: number): Buffer {
+  const out: Buffer[] = [];
+  let copied = 0;
+  for (let i = 0; i < input.length; ) {
+    let j = i;
+    const breaks: [number, Buffer][] = [];
+    let k = 0;
+    while (k < from.length && j < input.length) {
+      if (input[j] === from[k]) {
+        j++;
+        k++;
+      } else if (k > 0 && breaks.length < max && (input[j] === 10 || (input[j] === 13 && input[j + 1] === 10))) {
+        const length = input[j] === 10 ? 1 : 2;
+        breaks.push([k, input.subarray(j, j + length)]);
+        j += length;
+      } else break;
+    }
+    if (k < from.length) {
+      i++;
+      continue;
+    }
+    out.push(input.subarray(copied, i));
+    let at = 0;
+    for (const [where, bytes] of breaks) {
+      const cutAt = Math.min(Math.max(where, at), to.length);
+      out.push(to.subarray(at, cutAt), bytes);
+      at = cutAt;
+    }
+    out.push(to.subarray(at));
+    copied = i = j;
+  }
+  out.push(input.subarray(copied));
+  return Buffer.concat(out);
+}
+
+describe('needles with line breaks (MIME base64)', () => {
+  it('property: a needle is found with up to lineBreaks CRLF/LF anywhere inside it, streamed or not; breaks are kept', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        // Distinct bytes: the needle never overlaps itself (see wrapped-needle.ts for that case).
+        fc.shuffledSubarray([...'ABCDEFGHIJKLMNOP'], { minLength: 2, maxLength: 16 }).map((chars) => Buffer.from(chars.join(''), 'latin1')),
+        bytesOf('xyz', 6),
+        fc.nat(3),
+        fc.array(fc.oneof(bytesOf('ABq\r\n', 6), fc.array(fc.nat(20), { maxLength: 4 })), { maxLength: 12 }),
+        fc.array(fc.nat(1000), { maxLength: 12 }),
+        async (from, to, lineBreaks, parts, cuts) => {
+          // a number array: the needle with a line break (LF or CRLF) before each listed byte
+          const withBreaksAt = (positions: number[]) => {
+            const pieces: Buffer[] = [];
+            for (let k = 0; k < from.length; k++) {
+              const count = positions.filter((p) => p % from.length === k && k > 0).length;
+              for (let c = 0; c < count; c++) pieces.push(Buffer.from(positions.length % 2 === 0 ? '\r\n' : '\n'));
+              pieces.push(from.subarray(k, k + 1));
+            }
+            return Buffer.concat(pieces);
+          };
+          const input = Buffer.concat(parts.map((part) => (Array.isArray(part) ? withBreaksAt(part) : part)));
+          const pairs: ReplacePair[] = [{ from, to, lineBreaks }];
+          const expected = wrappedReference(input, from, to, Math.min(lineBreaks, from.length - 1));
+          expect(replaceAll(input, pairs)).toEqual(expected);
+          expect(await streamThrough(pairs, cut(input, cuts), from.length + 2 * lineBreaks - 1)).toEqual(expected);
+        },
+      ),
+      { numRuns: 400 },
     );
   });
 });
