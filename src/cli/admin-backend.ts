@@ -3,20 +3,11 @@
  * HTTP (an API URL set, no --data-dir), or the store directly (no server needed; safe next to a
  * running server thanks to SQLite WAL).
  */
-import { ApiKeyService, OrgService, type ApiKey, type ApiKeyInfo, type CreateApiKeyParams, type Org } from '../client/index.js';
+import { ApiKeyService, OrgService } from '../client/index.js';
 import { adminMode, UsageError, type Env, type ModeFlags } from '../config/index.js';
+import type { AdminBackend } from './admin-backend-type.js';
 
-export interface AdminBackend {
-  /** Human description for messages: the URL or the data directory. */
-  readonly where: string;
-  createOrg(name: string): Promise<Org>;
-  listOrgs(): Promise<Org[]>;
-  createKey(params: CreateApiKeyParams): Promise<ApiKey>;
-  /** `org` name or id; without it, every org the caller administers. */
-  listKeys(org?: string): Promise<ApiKeyInfo[]>;
-  revokeKey(id: string): Promise<void>;
-  close(): Promise<void>;
-}
+export type { AdminBackend } from './admin-backend-type.js';
 
 export const ADMIN_FLAGS = {
   'api-url': { type: 'string' },

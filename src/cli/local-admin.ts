@@ -5,7 +5,7 @@ import { openRepository, SQLITE_FILE } from '../app/repository.js';
 import { UsageError, type AdminMode } from '../config/index.js';
 import { ApiKeysService, OrgsService } from '../service/orgs.js';
 import type { Scope } from '../store/types.js';
-import type { AdminBackend } from './admin-backend.js';
+import type { AdminBackend } from './admin-backend-type.js';
 
 export async function openLocalAdminBackend(mode: Extract<AdminMode, { kind: 'local' }>): Promise<AdminBackend> {
   const { dataDir, databaseUrl } = mode;
