@@ -110,6 +110,25 @@ function base64Pairs(value: Buffer, placeholder: Buffer): ReplacePair[] {
   return pairs;
 }
 
+/** Does a needle for `bytes` exist at every alignment (each stable core long enough)? */
+function coveredAtEveryAlignment(length: number): boolean {
+  return [0, 1, 2].every((alignment) => {
+    const [start, end] = stableRange(alignment, length);
+    return end - start >= MIN_BASE64_CORE;
+  });
+}
+
+/**
+ * Drop the sources that contain another source already caught at every alignment (the JSON form
+ * of a value starting with `\` is `\` + the value). Their needles add nothing, and they can do
+ * harm: the longer needle's first char carries 4 bits of its first byte, which in the data may be
+ * a neighbour's bits that happen to agree, and replacing it would damage that neighbour.
+ */
+function withoutRedundantSources(sources: string[]): string[] {
+  const covering = sources.filter((text) => coveredAtEveryAlignment(Buffer.byteLength(text, 'utf8')));
+  return sources.filter((text) => !covering.some((inner) => inner !== text && text.includes(inner)));
+}
+
 const pairsCache = new WeakMap<ResolvedSecret, ReplacePair[]>();
 
 /** The scrub needles of one secret, as [needle, replacement] byte pairs (cached per secret object). */
@@ -136,7 +155,7 @@ function computeScrubPairs(secret: ResolvedSecret): ReplacePair[] {
   for (const form of percent) add(form, secret.placeholder);
   // base64 covers these forms (a JWT or an encoded echo carries the JSON-escaped form), not the
   // reflection forms below: base64 of a hex dump is not something an echo does by accident.
-  const base64Sources = [...texts.keys()];
+  const base64Sources = withoutRedundantSources([...texts.keys()]);
   for (const form of percent) add(doublePercent(form), secret.placeholder);
   for (const [needle, replacement] of reflectionForms(secret.value, secret.placeholder)) add(needle, replacement);
   const pairs: ReplacePair[] = [{ from: value, to: placeholder }];

@@ -32,6 +32,22 @@ const valueArb = fc.string({ unit: fc.constantFrom(...VALUE_CHARS), minLength: 8
 /** Text around an echo: nothing of the value's alphabet that could extend a match in a surprising way. */
 const innocentArb = fc.string({ unit: fc.constantFrom(...'qwrtyuiopQWRTY \n,;{}[]'), maxLength: 12 });
 
+/**
+ * How the placeholder may come back in place of `form`: written by the same encoder, unless the
+ * form does not tell the encoders apart. A form without hex letters (digits hex-dumped) does not
+ * tell which case was used; a value whose every char encodeURIComponent escapes has an every-byte
+ * form that is also its plain percent form (once or twice encoded), whose replacement is the
+ * placeholder itself. Each of these decodes to the placeholder.
+ */
+function acceptableTails(value: string, form: string, sameEncoder: string, placeholder: string): string[] {
+  const tails = [sameEncoder];
+  if (form.toLowerCase() === form.toUpperCase()) tails.push(sameEncoder.toLowerCase(), sameEncoder.toUpperCase());
+  const component = encodeURIComponent(value);
+  const plainPercent = [component, component.replace(/%[0-9A-F]{2}/g, (e) => e.toLowerCase())];
+  if ([...plainPercent, ...plainPercent.map((f) => f.replace(/%/g, '%25'))].includes(form)) tails.push(placeholder);
+  return tails;
+}
+
 describe('scrubbing reflection encodings', () => {
   it('table: every form of an awkward value becomes the same form of the placeholder', () => {
     const v = secret({ value: `p&ss<w>"rd'-é-€-42` });
@@ -40,6 +56,17 @@ describe('scrubbing reflection encodings', () => {
       const out = scrubBuffer(Buffer.from(`<p>${encode(v.value)}</p>`), n).toString('utf8');
       expect(out, name).toBe(`<p>${encode(v.placeholder)}</p>`);
     }
+  });
+
+  it('a longer form that ends with the value (JSON `\\\\` + value) never rewrites the bits of the byte before it', () => {
+    // Found by the MIME property: base64 of the JSON form matched with its first char's 4 bits
+    // taken from the preceding byte (0x8c and 0x5c agree in their low nibble), damaging it.
+    const v = secret({ value: '\\aaaaaaaa' });
+    const before = Buffer.from([0, 0, 0, 0, 140]);
+    const input = Buffer.concat([before, Buffer.from(v.value)]).toString('base64');
+    const decoded = Buffer.from(scrubBuffer(Buffer.from(input), buildScrubNeedles([v])).toString(), 'base64');
+    expect(decoded.subarray(0, before.length).equals(before)).toBe(true);
+    expect(decoded.includes(Buffer.from(v.value))).toBe(false);
   });
 
   it('property: each encoding of a random value is removed, streamed or one-shot, however the stream is cut', async () => {
@@ -55,7 +82,7 @@ describe('scrubbing reflection encodings', () => {
         expect(streamed.includes(Buffer.from(value, 'utf8'))).toBe(false);
         const text = streamed.toString('utf8');
         expect(text.startsWith(before)).toBe(true);
-        expect(text.endsWith(ENCODERS[name]!(v.placeholder))).toBe(true);
+        expect(acceptableTails(value, form, ENCODERS[name]!(v.placeholder), v.placeholder).some((tail) => text.endsWith(tail))).toBe(true);
       }),
       { numRuns: 400 },
     );
