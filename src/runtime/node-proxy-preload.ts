@@ -6,21 +6,26 @@
  *    Node's bundled undici reads too: so built-in fetch, and any copy of the undici package, route
  *    through the EnvHttpProxyAgent, which honours HTTP(S)_PROXY and NO_PROXY (and sends
  *    Proxy-Authorization from credentials in the proxy URL).
- * 2. node:https: `https.globalAgent` is replaced by an agent that tunnels through HTTPS_PROXY with
- *    CONNECT (NO_PROXY respected), so `https.request`/`https.get` and libraries that use the global
- *    agent (node-fetch without an agent, ...) go through Veil too. Requests with their own agent are
- *    untouched. Plain http:// is left alone: a placeholder sent there directly stays a placeholder.
- *    (Node >= 22.21 / 24 does the same natively with NODE_USE_ENV_PROXY=1, which Veil also sets.)
+ * 2. Every other TLS client: `tls.connect` is wrapped so that a connection to host:port (not one
+ *    on a socket the caller already has, as proxy agents and STARTTLS protocols do) runs inside a
+ *    CONNECT tunnel through HTTPS_PROXY (connect-tunnel.ts). node:https's global agent and every
+ *    agent a library constructs (AWS SDK's NodeHttpHandler, stripe, got), `ws` (which passes its own
+ *    `createConnection: tls.connect`), node:http2 and raw `tls.connect` all call it, so none of them
+ *    can go around the proxy. Skipped: NO_PROXY matches, and well-known ports of TLS protocols that
+ *    are not HTTP (databases, brokers, mail: Veil's interception speaks HTTP only). Plain http:// is
+ *    left alone: a placeholder sent there directly stays a placeholder.
+ *    (Node >= 22.21 / 24 tunnels node:https natively with NODE_USE_ENV_PROXY=1, which Veil also
+ *    sets; its tunnel hands tls.connect a socket, so nothing is tunnelled twice.)
  * Trust comes from NODE_EXTRA_CA_CERTS, read by Node at startup.
  *
  * Must never throw: a broken preload would stop every Node program in the sandbox. Errors never
  * quote the proxy URL (it may hold the sandbox's token).
  */
-import https from 'node:https';
+import { syncBuiltinESMExports } from 'node:module';
 import net from 'node:net';
-import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { EnvHttpProxyAgent, setGlobalDispatcher } from 'undici';
+import { ConnectTunnel } from './connect-tunnel.js';
 
 const env = process.env;
 const httpsProxy = env.https_proxy || env.HTTPS_PROXY || env.http_proxy || env.HTTP_PROXY;
@@ -51,68 +56,53 @@ export function bypassesProxy(noProxy: string | undefined, host: string, port: n
   return false;
 }
 
-type ConnectCallback = (error: Error | null, stream: Duplex) => void;
+/**
+ * Ports of TLS protocols that are not HTTP, reached directly: through Veil they would be
+ * intercepted as HTTPS and break. LDAPS, SMTPS/submission, IMAPS, POP3S, DNS over TLS, MySQL,
+ * AMQPS, Redis (TLS), MQTT over TLS, NATS, Kafka, MongoDB.
+ */
+const NON_HTTP_TLS_PORTS = new Set([465, 587, 636, 853, 993, 995, 3306, 4222, 5671, 6379, 6380, 8883, 9093, 27017]);
 
-/** The node:https agent that opens each TLS connection inside a CONNECT tunnel. */
-class ConnectTunnelAgent extends https.Agent {
-  private readonly proxy: URL;
-  private readonly authorization: string | undefined;
+type ConnectArgs = Parameters<typeof tls.connect>;
 
-  constructor(proxy: URL) {
-    super({ keepAlive: true, scheduling: 'lifo', timeout: 5000 });
-    this.proxy = proxy;
-    this.authorization =
-      proxy.username !== '' || proxy.password !== ''
-        ? `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}`
-        : undefined;
-  }
+/** tls.connect's three call forms (options | port, host?, options? | path, options?) as one options object. */
+function connectOptions(args: unknown[]): tls.ConnectionOptions {
+  const [first, second, third] = args;
+  if (typeof first === 'object' && first !== null) return first as tls.ConnectionOptions;
+  const extra = (value: unknown) => (typeof value === 'object' && value !== null ? (value as tls.ConnectionOptions) : {});
+  if (typeof first === 'string' && !/^\d+$/.test(first)) return { ...extra(second), path: first };
+  if (typeof second === 'string') return { ...extra(third), port: Number(first), host: second };
+  return { ...extra(second), port: Number(first) };
+}
 
-  override createConnection(options: https.RequestOptions, callback?: ConnectCallback): Duplex | null | undefined {
-    const host = options.hostname ?? options.host ?? 'localhost';
-    const port = Number(options.port ?? 443);
-    if (!callback || bypassesProxy(env.no_proxy ?? env.NO_PROXY, host, port)) return super.createConnection(options, callback);
+/** The destination of a tls.connect call that should go through the proxy, or null to leave it alone. */
+export function tunnelledDestination(options: tls.ConnectionOptions, noProxy: string | undefined): { host: string; port: number } | null {
+  if (options.socket || options.path) return null;
+  const host = options.host ?? 'localhost';
+  const port = Number(options.port ?? 443);
+  if (!Number.isInteger(port) || port <= 0 || NON_HTTP_TLS_PORTS.has(port)) return null;
+  if (bypassesProxy(noProxy, host, port)) return null;
+  return { host, port };
+}
 
-    const authority = `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
-    const socket = net.connect({ host: this.proxy.hostname.replace(/^\[|\]$/g, ''), port: Number(this.proxy.port || 80) });
-    let done = false;
-    const finish = (error: Error | null, result?: tls.TLSSocket) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      socket.removeListener('data', onData);
-      if (error) socket.destroy();
-      callback(error, result ?? socket);
-    };
-    const timer = setTimeout(() => finish(new Error('proxy CONNECT timed out')), 30_000);
-    timer.unref();
-    let head = Buffer.alloc(0);
-    const onData = (chunk: Buffer) => {
-      head = Buffer.concat([head, chunk]);
-      const end = head.indexOf('\r\n\r\n');
-      if (end < 0) {
-        if (head.length > 16_384) finish(new Error('proxy CONNECT reply too long'));
-        return;
-      }
-      const status = /^HTTP\/1\.[01] (\d{3})/.exec(head.subarray(0, end).toString('latin1'));
-      if (!status || status[1] !== '200') {
-        finish(new Error(`proxy refused CONNECT to ${authority} (${status ? status[1] : 'bad reply'})`));
-        return;
-      }
-      const rest = head.subarray(end + 4);
-      socket.removeListener('data', onData);
-      if (rest.length > 0) socket.unshift(rest);
-      const { servername } = options as tls.ConnectionOptions;
-      const secure = tls.connect({ ...(options as tls.ConnectionOptions), socket, ...(servername || net.isIP(host) ? {} : { servername: host }) });
-      finish(null, secure);
-    };
-    socket.on('data', onData);
-    socket.once('error', (error) => finish(new Error(`cannot reach the proxy: ${(error as NodeJS.ErrnoException).code ?? 'error'}`)));
-    socket.once('close', () => finish(new Error('proxy closed the connection during CONNECT')));
-    socket.once('connect', () => {
-      socket.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${this.authorization ? `Proxy-Authorization: ${this.authorization}\r\n` : ''}\r\n`);
-    });
-    return undefined;
-  }
+function tunnelTlsConnect(proxy: URL): void {
+  const original = tls.connect;
+  const connectWith = original as (options: tls.ConnectionOptions, callback?: () => void) => tls.TLSSocket;
+  const wrapped = function connect(...args: ConnectArgs): tls.TLSSocket {
+    const options = connectOptions(args);
+    const destination = tunnelledDestination(options, env.no_proxy ?? env.NO_PROXY);
+    if (!destination) return original.apply(tls, args);
+    const callback = args.find((arg) => typeof arg === 'function') as (() => void) | undefined;
+    const socket = new ConnectTunnel({ proxy, ...destination });
+    // The name the server sees stays the one the caller asked for (not the proxy's).
+    const servername = options.servername ?? (net.isIP(destination.host) ? undefined : destination.host);
+    const secure = connectWith.call(tls, { ...options, socket, ...(servername ? { servername } : {}) }, callback);
+    socket.once('error', (error) => secure.destroy(error));
+    return secure;
+  };
+  tls.connect = wrapped as typeof tls.connect;
+  // ESM `import { connect } from 'node:tls'` bindings follow the module object only when synced.
+  syncBuiltinESMExports();
 }
 
 if (httpsProxy) {
@@ -123,8 +113,8 @@ if (httpsProxy) {
   }
   try {
     const proxy = new URL(httpsProxy);
-    if (proxy.protocol === 'http:') https.globalAgent = new ConnectTunnelAgent(proxy);
+    if (proxy.protocol === 'http:') tunnelTlsConnect(proxy);
   } catch (error) {
-    process.emitWarning(`veil: could not route node:https through the proxy (${(error as Error).name})`);
+    process.emitWarning(`veil: could not route TLS connections through the proxy (${(error as Error).name})`);
   }
 }

@@ -170,3 +170,18 @@ describe('bypassesProxy (NO_PROXY of the node:https preload)', () => {
     expect(bypassesProxy(undefined, 'anything', 1)).toBe(false);
   });
 });
+
+describe('tunnelledDestination (which tls.connect calls the preload sends through the proxy)', () => {
+  it('tunnels host:port connections; leaves alone an existing socket, a path, NO_PROXY and non-HTTP TLS ports', async () => {
+    const { Socket } = await import('node:net');
+    const { tunnelledDestination } = await import('../../src/runtime/node-proxy-preload.js');
+    const noProxy = 'localhost,127.0.0.1,::1';
+    expect(tunnelledDestination({ host: 'api.openai.com', port: 443 }, noProxy)).toEqual({ host: 'api.openai.com', port: 443 });
+    expect(tunnelledDestination({ host: 'api.openai.com' }, noProxy)).toEqual({ host: 'api.openai.com', port: 443 });
+    expect(tunnelledDestination({ host: 'api.example.test', port: 8443 }, noProxy)).toEqual({ host: 'api.example.test', port: 8443 });
+    expect(tunnelledDestination({ host: 'api.openai.com', port: 443, socket: new Socket() }, noProxy)).toBeNull();
+    expect(tunnelledDestination({ path: '/run/x.sock' }, noProxy)).toBeNull();
+    expect(tunnelledDestination({ host: '127.0.0.1', port: 443 }, noProxy)).toBeNull();
+    for (const port of [6379, 6380, 3306, 27017, 5671, 8883, 993]) expect(tunnelledDestination({ host: 'db.example.com', port }, noProxy)).toBeNull();
+  });
+});

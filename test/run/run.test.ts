@@ -146,6 +146,9 @@ describe('veil run: every client gets the value substituted on the allowed host'
     ['undici', ['node', 'undici_client.mjs'], '/v1/undici'],
     ['axios', ['node', 'axios_client.mjs'], '/v1/axios'],
     ['node:https with the global agent (through the preload)', ['node', 'https_client.mjs'], '/v1/node-https'],
+    ['node:https with an agent of its own (AWS SDK, stripe, got do this)', ['node', 'https_agent_client.mjs'], '/v1/node-https-agent'],
+    ['raw tls.connect (ESM named import)', ['node', 'tls_raw_client.mjs'], '/v1/tls-raw'],
+    ['ws (its own createConnection: tls.connect)', ['node', 'ws_client.mjs'], '/v1/ws'],
   ] as const)('%s', async (_client, [runtime, script], path) => {
     const result = await runClient([runtime, join(CLIENTS, script)], path);
     expect(result.stderr).toBe('');
