@@ -1,7 +1,9 @@
 // CPU per response of response scrubbing alone (src/substitution), for A/B runs of two builds in one
 // process, interleaved: the end-to-end bench's GET answers `ok`, which says little about bodies.
 //
-//   node bench/scrub-cost.mjs --variant before=/tmp/before/dist --variant after=dist [--reps 7] [--ms 300]
+//   node bench/scrub-cost.mjs --variant before=/tmp/before/dist --variant after=dist [--reps 7] [--ms 300] [--value V]
+//
+// --value replaces the secret's value (e.g. one starting with `/` or `\`, whose JSON forms contain it).
 //
 // Each variant is a build's dist/ folder (see README: build a snapshot with git archive + tsc). Per
 // "response": scrubHeaders on a typical head, then the body through a streaming Replacer in 16 KiB
@@ -14,17 +16,19 @@ const args = process.argv.slice(2);
 const variants = [];
 let reps = 7;
 let ms = 300;
+let value;
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--variant') {
     const [name, dir] = args[++i].split('=');
     variants.push({ name, dir: resolve(dir) });
   } else if (args[i] === '--reps') reps = Number(args[++i]);
   else if (args[i] === '--ms') ms = Number(args[++i]);
+  else if (args[i] === '--value') value = args[++i];
   else throw new Error(`unknown argument ${args[i]}`);
 }
 if (variants.length === 0) variants.push({ name: 'dist', dir: resolve('dist') });
 
-const SECRET = { secretId: 's1', name: 'KEY', env: 'KEY', placeholder: 'veil_' + 'Ab3'.repeat(10) + 'xy', value: 'sk-live-4f9a0c2e7b1d8e6f3a5c9b0d2e4f6a8c', hosts: ['bench.local'], locations: ['header'] };
+const SECRET = { secretId: 's1', name: 'KEY', env: 'KEY', placeholder: 'veil_' + 'Ab3'.repeat(10) + 'xy', value: value ?? 'sk-live-4f9a0c2e7b1d8e6f3a5c9b0d2e4f6a8c', hosts: ['bench.local'], locations: ['header'] };
 const HEADERS = ['Server', 'nginx/1.22.1', 'Date', new Date(0).toUTCString(), 'Content-Type', 'application/json; charset=utf-8', 'Cache-Control', 'no-store, no-cache, must-revalidate, proxy-revalidate', 'X-Request-Id', 'req_7f3a2b9c4d5e6f708192a3b4c5d6e7f8', 'Connection', 'keep-alive'];
 const json = (bytes) => {
   const items = [];

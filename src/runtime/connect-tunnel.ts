@@ -19,7 +19,7 @@ export interface TunnelTarget {
   port: number;
 }
 
-export function proxyAuthorization(proxy: URL): string | undefined {
+function proxyAuthorization(proxy: URL): string | undefined {
   if (proxy.username === '' && proxy.password === '') return undefined;
   return `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}`;
 }

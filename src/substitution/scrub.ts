@@ -110,7 +110,7 @@ function base64Pairs(value: Buffer, placeholder: Buffer): ReplacePair[] {
   return pairs;
 }
 
-/** Does a needle for `bytes` exist at every alignment (each stable core long enough)? */
+/** Does a source of `length` bytes get a needle at every alignment (each stable core long enough)? */
 function coveredAtEveryAlignment(length: number): boolean {
   return [0, 1, 2].every((alignment) => {
     const [start, end] = stableRange(alignment, length);
